@@ -1,0 +1,73 @@
+//! Type checking and name resolution of one transaction against the world it
+//! is checked in (section 5.4), producing [`hir`] bodies.
+
+use crate::ast;
+use crate::diagnostic::Diagnostic;
+use crate::hir::Body;
+use crate::types::{FnSig, GlobalSig, TypeInfo};
+use std::sync::Arc;
+
+/// What the world a transaction is checked against already holds. The
+/// transaction's own definitions shadow these.
+pub trait Env {
+    fn function(&self, name: &str) -> Option<FnSig>;
+    fn type_info(&self, name: &str) -> Option<Arc<TypeInfo>>;
+    fn global(&self, name: &str) -> Option<GlobalSig>;
+    /// Every name defined in the world, for `did you mean` hints.
+    fn names(&self) -> Vec<Arc<str>>;
+}
+
+/// An empty world (no user definitions): what `strata run` checks a file in.
+pub struct EmptyEnv;
+
+impl Env for EmptyEnv {
+    fn function(&self, _: &str) -> Option<FnSig> {
+        None
+    }
+    fn type_info(&self, _: &str) -> Option<Arc<TypeInfo>> {
+        None
+    }
+    fn global(&self, _: &str) -> Option<GlobalSig> {
+        None
+    }
+    fn names(&self) -> Vec<Arc<str>> {
+        Vec::new()
+    }
+}
+
+/// A checked global `let`/`var`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedGlobal {
+    pub name: Arc<str>,
+    pub sig: GlobalSig,
+    /// A thunk (no params) returning the initial value; named `<init NAME>`.
+    pub init: Body,
+    /// Index of the item in the transaction.
+    pub item: usize,
+}
+
+/// A checked function definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedFn {
+    pub name: Arc<str>,
+    pub sig: FnSig,
+    pub body: Body,
+    pub item: usize,
+}
+
+/// A checked top-level expression: a thunk (no params) whose result is the
+/// expression's value (type `body.ret`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedExpr {
+    pub body: Body,
+    pub item: usize,
+}
+
+/// Everything a transaction defines and runs, in source order within each list.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Checked {
+    pub types: Vec<Arc<TypeInfo>>,
+    pub fns: Vec<CheckedFn>,
+    pub globals: Vec<CheckedGlobal>,
+    pub exprs: Vec<CheckedExpr>,
+}

@@ -1,0 +1,1 @@
+//! Tokens of Strata source (section 2). (Being written.)

@@ -1,0 +1,169 @@
+//! Strata's static types (section 3) and the checked shape of user types.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A user `type` or `enum` at one version. Two named types are the same type
+/// exactly when name and version agree.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NamedTy {
+    pub name: Arc<str>,
+    pub version: u32,
+    pub is_enum: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    Int,
+    Float,
+    Bool,
+    Str,
+    Unit,
+    Vec(Arc<Ty>),
+    Map(Arc<Ty>, Arc<Ty>),
+    Named(Arc<NamedTy>),
+    /// Only as a parameter type (section 4).
+    Fn(Arc<FnTy>),
+    /// The type of `return`, `break`, `continue`: fits anywhere.
+    Never,
+    /// Stands in after an error was reported, so one mistake gives one message.
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FnTy {
+    pub params: Vec<Ty>,
+    pub ret: Ty,
+}
+
+impl Ty {
+    pub fn vec(elem: Ty) -> Ty {
+        Ty::Vec(Arc::new(elem))
+    }
+
+    pub fn map(k: Ty, v: Ty) -> Ty {
+        Ty::Map(Arc::new(k), Arc::new(v))
+    }
+
+    /// Values of this type are pointers to reference-counted heap objects.
+    pub fn is_heap(&self) -> bool {
+        matches!(self, Ty::Str | Ty::Vec(_) | Ty::Map(..) | Ty::Named(_))
+    }
+
+    /// Whether `self` can stand where `other` is expected (`Never` and `Error`
+    /// fit anywhere).
+    pub fn fits(&self, other: &Ty) -> bool {
+        match (self, other) {
+            (Ty::Never | Ty::Error, _) | (_, Ty::Error) => true,
+            (Ty::Vec(a), Ty::Vec(b)) => a.fits(b),
+            (Ty::Map(ka, va), Ty::Map(kb, vb)) => ka.fits(kb) && va.fits(vb),
+            (a, b) => a == b,
+        }
+    }
+
+    /// Contains `Error` somewhere: diagnostics about it would be noise.
+    pub fn has_error(&self) -> bool {
+        match self {
+            Ty::Error => true,
+            Ty::Vec(e) => e.has_error(),
+            Ty::Map(k, v) => k.has_error() || v.has_error(),
+            Ty::Fn(f) => f.params.iter().any(Ty::has_error) || f.ret.has_error(),
+            _ => false,
+        }
+    }
+
+    /// Contains a function type anywhere (only allowed as a parameter type).
+    pub fn has_fn(&self) -> bool {
+        match self {
+            Ty::Fn(_) => true,
+            Ty::Vec(e) => e.has_fn(),
+            Ty::Map(k, v) => k.has_fn() || v.has_fn(),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ty::Int => write!(f, "int"),
+            Ty::Float => write!(f, "float"),
+            Ty::Bool => write!(f, "bool"),
+            Ty::Str => write!(f, "str"),
+            Ty::Unit => write!(f, "()"),
+            Ty::Vec(e) => write!(f, "[{e}]"),
+            Ty::Map(k, v) => write!(f, "{{{k}: {v}}}"),
+            Ty::Named(n) => write!(f, "{}", n.name),
+            Ty::Fn(ft) => {
+                write!(f, "fn(")?;
+                for (i, p) in ft.params.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{p}")?;
+                }
+                write!(f, ") -> {}", ft.ret)
+            }
+            Ty::Never => write!(f, "!"),
+            Ty::Error => write!(f, "?"),
+        }
+    }
+}
+
+/// The signature of a global function.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FnSig {
+    pub params: Vec<(Arc<str>, Ty)>,
+    pub ret: Ty,
+    pub overridable: bool,
+}
+
+/// A user type at one version, as checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeInfo {
+    pub named: Arc<NamedTy>,
+    pub kind: TypeKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypeKind {
+    Record { fields: Vec<FieldInfo> },
+    Enum { variants: Vec<VariantInfo> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldInfo {
+    pub name: Arc<str>,
+    pub ty: Ty,
+    /// The default's source expression, checked against `ty`.
+    pub default: Option<crate::ast::Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VariantInfo {
+    pub name: Arc<str>,
+    pub payload: Vec<Ty>,
+}
+
+impl TypeInfo {
+    pub fn fields(&self) -> &[FieldInfo] {
+        match &self.kind {
+            TypeKind::Record { fields } => fields,
+            TypeKind::Enum { .. } => &[],
+        }
+    }
+
+    pub fn variants(&self) -> &[VariantInfo] {
+        match &self.kind {
+            TypeKind::Enum { variants } => variants,
+            TypeKind::Record { .. } => &[],
+        }
+    }
+}
+
+/// The type and mutability of a global `let`/`var`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GlobalSig {
+    pub ty: Ty,
+    pub mutable: bool,
+}
