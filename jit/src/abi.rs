@@ -107,8 +107,16 @@ pub struct EvalState {
     pub output: Box<dyn Output>,
     /// The real stack limit (`Ctx::stack_limit` may be raised to interrupt).
     pub stack_limit: usize,
-    /// Set when the evaluation was asked to stop (Ctrl-C, timeout).
-    pub interrupt_reason: RefCell<Option<&'static str>>,
+    /// The engine's side of the evaluation (world, globals, interrupts);
+    /// `None` only in runtime unit tests.
+    pub host: Option<crate::eval::EvalHost>,
+}
+
+impl EvalState {
+    /// An evaluation with no engine behind it (for runtime unit tests).
+    pub fn detached(output: Box<dyn Output>) -> EvalState {
+        EvalState { error: RefCell::new(None), output, stack_limit: 0, host: None }
+    }
 }
 
 /// Records a runtime error for the evaluation of `ctx` and flags it.

@@ -1,1 +1,129 @@
-fn main() {}
+//! The `strata` command: parses the command line and wires the session to
+//! files and the terminal. No language semantics live here.
+
+mod session;
+
+use clap::{Parser, Subcommand};
+use session::{Session, SessionConfig};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "strata", version, about = "A live programming environment")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program: commit its definitions, run its top-level expressions, then `main()`.
+    Run {
+        file: PathBuf,
+        /// Bound every evaluation to this many milliseconds.
+        #[arg(long, value_name = "MS")]
+        timeout: Option<u64>,
+        /// After the run, fail (exit 3) if heap objects are still alive.
+        #[arg(long, hide = true)]
+        check_leaks: bool,
+    },
+    /// Check a program without running it.
+    Check { file: PathBuf },
+    /// The interactive REPL (comes with issue 4).
+    Repl {
+        image: Option<PathBuf>,
+        #[arg(long)]
+        script: Option<PathBuf>,
+        #[arg(long)]
+        record: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Evaluations need a deep stack; the whole command runs on one.
+    match jit::eval::run_on_eval_stack(move || run_command(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: could not start the evaluation thread: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_command(cli: Cli) -> ExitCode {
+    match cli.command {
+        Some(Command::Run { file, timeout, check_leaks }) => {
+            let code = run_file(&file, timeout.map(Duration::from_millis));
+            if check_leaks && code == ExitCode::SUCCESS || check_leaks && code == ExitCode::from(1) {
+                let live = jit::runtime::heap::live_objects();
+                if live != 0 {
+                    eprintln!("leak: {live} heap objects still live after the run");
+                    return ExitCode::from(3);
+                }
+            }
+            code
+        }
+        Some(Command::Check { file }) => check_file(&file),
+        Some(Command::Repl { .. }) | None => {
+            eprintln!("error: the REPL is not built yet (issue 4); use `strata run FILE.strata`");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn read_source(path: &Path) -> Result<String, String> {
+    if path.is_dir() {
+        return Err(format!("error: {} is a directory, not a program file", path.display()));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("error: cannot read {}: {e}", path.display()))
+}
+
+fn stdout_config(timeout: Option<Duration>) -> SessionConfig {
+    SessionConfig { output: Arc::new(|| Box::new(jit::abi::Stdout)), timeout }
+}
+
+/// `strata run FILE.strata`: definitions, then each top-level expression as
+/// its own evaluation, then `main()` if defined; the first failure stops it.
+fn run_file(path: &Path, timeout: Option<Duration>) -> ExitCode {
+    let source = match read_source(path) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(1);
+        }
+    };
+    let name = path.display().to_string();
+    let mut session = Session::new(stdout_config(timeout));
+    let result = session.eval(&source, &name, |_| {}).and_then(|()| {
+        if session.has_function("main") { session.eval("main()", "<main>", |_| {}) } else { Ok(()) }
+    });
+    drop(session);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("{f}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn check_file(path: &Path) -> ExitCode {
+    let source = match read_source(path) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(1);
+        }
+    };
+    let session = Session::new(stdout_config(None));
+    match session.check(&source, &path.display().to_string()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("{f}");
+            ExitCode::from(1)
+        }
+    }
+}

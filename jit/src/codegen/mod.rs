@@ -1,0 +1,168 @@
+//! Cranelift code generation: one JIT module per transaction, holding the
+//! machine code of that transaction's functions, closures and entry thunks.
+//!
+//! Compiled code never embeds another global function's address: a call loads
+//! the callee from the caller's world dispatch table (`ctx.table[slot]`).
+
+mod builtins;
+mod func;
+pub mod layout;
+mod pattern;
+
+use crate::runtime::helpers::{AbiTy, Helper};
+use cranelift_codegen::ir::{AbiParam, Signature, types};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Module, default_libcall_names};
+use lang::hir::Body;
+use lang::types::{FnSig, NamedTy, TypeInfo};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+pub use layout::TypeKeys;
+
+/// What code generation needs to know about the world it compiles for.
+pub trait Resolver: TypeKeys {
+    /// The dispatch-table slot of a global function.
+    fn fn_slot(&self, name: &str) -> u32;
+    fn fn_sig(&self, name: &str) -> Option<FnSig>;
+    /// The id of a global `let`/`var`.
+    fn global_id(&self, name: &str) -> u32;
+    fn type_info(&self, named: &NamedTy) -> Option<Arc<TypeInfo>>;
+    /// Registers a function name for backtraces; returns its frame id.
+    fn frame_id(&self, function: &str) -> u32;
+}
+
+/// A failure of code generation itself (not of the program): a bug or an
+/// unsupported feature. Reported as an error, never a panic.
+#[derive(Debug)]
+pub struct CodegenError(pub String);
+
+/// The machine code of one transaction. Keeping it alive keeps the code valid.
+pub struct CompiledUnit {
+    _module: JITModule,
+    /// Entry addresses of the global functions, in the order given.
+    pub functions: Vec<*const u8>,
+    /// Entry thunks: `extern "C" fn(ctx, out) -> u8`, in the order given.
+    pub thunks: Vec<*const u8>,
+}
+
+// SAFETY: the module's code is immutable once finalized; addresses are plain
+// code pointers usable from any thread.
+unsafe impl Send for CompiledUnit {}
+unsafe impl Sync for CompiledUnit {}
+
+fn isa() -> Result<OwnedTargetIsa, CodegenError> {
+    static ISA: OnceLock<Result<OwnedTargetIsa, String>> = OnceLock::new();
+    ISA.get_or_init(|| {
+        let mut flags = settings::builder();
+        let set = |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| e.to_string());
+        set(&mut flags, "use_colocated_libcalls", "false")?;
+        set(&mut flags, "is_pic", "false")?;
+        set(&mut flags, "opt_level", "speed")?;
+        set(&mut flags, "preserve_frame_pointers", "true")?;
+        let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
+        builder.finish(settings::Flags::new(flags)).map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(CodegenError)
+}
+
+fn abi_type(t: AbiTy) -> cranelift_codegen::ir::Type {
+    match t {
+        AbiTy::I8 => types::I8,
+        AbiTy::I32 => types::I32,
+        AbiTy::I64 => types::I64,
+        AbiTy::F64 => types::F64,
+    }
+}
+
+/// Rust expects `u8` arguments and results zero-extended (SysV/clang).
+fn abi_param(t: AbiTy) -> AbiParam {
+    let p = AbiParam::new(abi_type(t));
+    if t == AbiTy::I8 { p.uext() } else { p }
+}
+
+/// Every host helper compiled code may call: the runtime's and the evaluator's.
+fn find_helper(name: &str) -> Option<&'static Helper> {
+    crate::runtime::helpers::helpers()
+        .iter()
+        .chain(crate::eval::helpers().iter())
+        .find(|h| h.name == name)
+}
+
+/// State shared by all functions of one unit while it is being compiled.
+pub(crate) struct UnitCx<'r> {
+    pub module: JITModule,
+    pub resolver: &'r dyn Resolver,
+    helpers: HashMap<&'static str, FuncId>,
+    pub call_conv: CallConv,
+    /// Closure bodies found while compiling, compiled after their parent.
+    pub pending: Vec<func::PendingClosure>,
+}
+
+impl UnitCx<'_> {
+    /// The module-level id of a host helper, declared on first use.
+    pub fn helper(&mut self, name: &'static str) -> Result<FuncId, CodegenError> {
+        if let Some(&id) = self.helpers.get(name) {
+            return Ok(id);
+        }
+        let h = find_helper(name).ok_or_else(|| CodegenError(format!("unknown runtime helper {name}")))?;
+        let mut sig = Signature::new(self.call_conv);
+        for &p in h.params {
+            sig.params.push(abi_param(p));
+        }
+        if let Some(r) = h.ret {
+            sig.returns.push(abi_param(r));
+        }
+        let id = self
+            .module
+            .declare_function(name, cranelift_module::Linkage::Import, &sig)
+            .map_err(|e| CodegenError(format!("declaring {name}: {e}")))?;
+        self.helpers.insert(name, id);
+        Ok(id)
+    }
+}
+
+/// Compiles a transaction's global functions and entry thunks into one module.
+pub fn compile_unit(
+    resolver: &dyn Resolver,
+    functions: &[&Body],
+    thunks: &[&Body],
+) -> Result<CompiledUnit, CodegenError> {
+    let isa = isa()?;
+    let call_conv = isa.default_call_conv();
+    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+    builder.symbol_lookup_fn(Box::new(|name| find_helper(name).map(|h| h.addr)));
+    let module = JITModule::new(builder);
+    let mut unit = UnitCx { module, resolver, helpers: HashMap::new(), call_conv, pending: Vec::new() };
+
+    let mut fn_ids = Vec::new();
+    for body in functions {
+        let params: Vec<_> = body.params.iter().map(|&p| body.local(p).ty.clone()).collect();
+        let sig = layout::function_signature(&params, &body.ret, call_conv);
+        let id = declare(&mut unit, &sig)?;
+        func::compile_body(&mut unit, body, id, func::Abi::Function)?;
+        fn_ids.push(id);
+    }
+    let mut thunk_ids = Vec::new();
+    for body in thunks {
+        let sig = layout::entry_signature(call_conv);
+        let id = declare(&mut unit, &sig)?;
+        func::compile_body(&mut unit, body, id, func::Abi::Entry)?;
+        thunk_ids.push(id);
+    }
+    unit.module
+        .finalize_definitions()
+        .map_err(|e| CodegenError(format!("finalizing: {e}")))?;
+    let functions = fn_ids.iter().map(|&id| unit.module.get_finalized_function(id)).collect();
+    let thunks = thunk_ids.iter().map(|&id| unit.module.get_finalized_function(id)).collect();
+    Ok(CompiledUnit { _module: unit.module, functions, thunks })
+}
+
+pub(crate) fn declare(unit: &mut UnitCx, sig: &Signature) -> Result<FuncId, CodegenError> {
+    unit.module
+        .declare_anonymous_function(sig)
+        .map_err(|e| CodegenError(format!("declaring a function: {e}")))
+}

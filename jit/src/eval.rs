@@ -1,0 +1,377 @@
+//! Running compiled code: one evaluation is a context for its world, its
+//! recorded error, its buffered global writes, and its interrupt switch.
+//! Also the host helpers that need the evaluation (frames, stack checks,
+//! globals, world ages).
+
+use crate::abi::{self, Ctx, EvalState, Frame, Output, RuntimeError};
+use crate::program::{Shared, World};
+use crate::runtime::helpers::{AbiTy, Helper};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// Stack size of the threads that run evaluations; deep recursion ends in
+/// `stack overflow` well before it is used up.
+pub const EVAL_STACK_SIZE: usize = 1 << 30;
+/// Room kept below the limit for host helpers (printing, freeing, compiling).
+const STACK_MARGIN: usize = 64 << 20;
+
+thread_local! {
+    /// The lowest usable stack address of this thread, if it was started by
+    /// [`run_on_eval_stack`].
+    static STACK_FLOOR: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn stack_pointer() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// Runs `f` on a thread with a stack large enough for deep Strata recursion.
+pub fn run_on_eval_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> std::io::Result<T> {
+    let handle = std::thread::Builder::new().name("strata-eval".into()).stack_size(EVAL_STACK_SIZE).spawn(move || {
+        STACK_FLOOR.with(|c| c.set(stack_pointer().saturating_sub(EVAL_STACK_SIZE) + STACK_MARGIN));
+        f()
+    })?;
+    handle.join().map_err(|_| std::io::Error::other("the evaluation thread panicked"))
+}
+
+fn stack_limit() -> usize {
+    let floor = STACK_FLOOR.with(|c| c.get());
+    if floor != 0 { floor } else { stack_pointer().saturating_sub(256 << 10) }
+}
+
+/// Why an evaluation was asked to stop.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StopReason {
+    None = 0,
+    Interrupted = 1,
+    Timeout = 2,
+}
+
+/// The switch another thread (Ctrl-C handler, watchdog) flips to stop an
+/// evaluation: it trips every context of the evaluation at once.
+#[derive(Default)]
+pub struct Interrupt {
+    reason: AtomicU8,
+    ctxs: Mutex<Vec<usize>>,
+}
+
+impl Interrupt {
+    pub fn trip(&self, reason: StopReason) {
+        self.reason.store(reason as u8, Ordering::SeqCst);
+        if let Ok(ctxs) = self.ctxs.lock() {
+            for &c in ctxs.iter() {
+                // SAFETY: contexts are unregistered (under this lock) before
+                // they are dropped.
+                unsafe { (*(c as *const Ctx)).stack_limit.store(usize::MAX, Ordering::SeqCst) };
+            }
+        }
+    }
+
+    fn reason(&self) -> StopReason {
+        match self.reason.load(Ordering::SeqCst) {
+            1 => StopReason::Interrupted,
+            2 => StopReason::Timeout,
+            _ => StopReason::None,
+        }
+    }
+
+    fn register(&self, ctx: &Ctx) {
+        if let Ok(mut ctxs) = self.ctxs.lock() {
+            ctxs.push(ctx as *const Ctx as usize);
+            if self.reason() != StopReason::None {
+                ctx.stack_limit.store(usize::MAX, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn unregister(&self, ctx: &Ctx) {
+        if let Ok(mut ctxs) = self.ctxs.lock() {
+            ctxs.retain(|&c| c != ctx as *const Ctx as usize);
+        }
+    }
+}
+
+/// The engine's side of one evaluation.
+pub struct EvalHost {
+    pub world: Arc<World>,
+    pub shared: Arc<Shared>,
+    pub interrupt: Arc<Interrupt>,
+    /// First-read snapshots of globals: id -> (bits, stamp). Owned references.
+    reads: RefCell<HashMap<u32, (u64, u64)>>,
+    /// Buffered writes: id -> bits. Owned references.
+    writes: RefCell<HashMap<u32, u64>>,
+}
+
+/// What to run and how.
+pub struct EvalOptions {
+    pub output: Box<dyn Output>,
+    pub timeout: Option<Duration>,
+    pub interrupt: Arc<Interrupt>,
+}
+
+/// A value an evaluation produced, owned by the holder.
+pub struct OwnedValue {
+    pub bits: u64,
+    pub ty: lang::types::Ty,
+}
+
+impl OwnedValue {
+    /// The display form; strings quoted when `quoted` (the REPL's echo).
+    pub fn display(&self, quoted: bool) -> String {
+        let d = crate::codegen::layout::type_desc(&self.ty, &crate::program::RegisteredTypes);
+        // SAFETY: `bits` is a live value of type `ty`, owned by self.
+        unsafe { crate::runtime::display::display(self.bits, d, quoted) }
+    }
+}
+
+impl Drop for OwnedValue {
+    fn drop(&mut self) {
+        if self.ty.is_heap() {
+            // SAFETY: we own one reference to this heap value.
+            unsafe { crate::runtime::heap::dec(self.bits as *const abi::Header) };
+        }
+    }
+}
+
+/// Runs an entry thunk as one top-level evaluation in `world`; commits its
+/// global writes if it succeeds, discards them if it fails.
+pub fn run_thunk(
+    world: Arc<World>,
+    shared: Arc<Shared>,
+    thunk: *const u8,
+    ret: &lang::types::Ty,
+    opts: EvalOptions,
+) -> Result<OwnedValue, RuntimeError> {
+    let host = EvalHost {
+        world: world.clone(),
+        shared: shared.clone(),
+        interrupt: opts.interrupt.clone(),
+        reads: RefCell::new(HashMap::new()),
+        writes: RefCell::new(HashMap::new()),
+    };
+    let limit = stack_limit();
+    let state = EvalState { error: RefCell::new(None), output: opts.output, stack_limit: limit, host: Some(host) };
+    let ctx = Box::new(Ctx {
+        table: world.table_ptr(),
+        stack_limit: AtomicUsize::new(limit),
+        err: AtomicU8::new(0),
+        eval: &state,
+    });
+    opts.interrupt.register(&ctx);
+    let watchdog = opts.timeout.map(|t| Watchdog::start(t, opts.interrupt.clone()));
+    let mut out: u64 = 0;
+    // SAFETY: `thunk` was compiled with the entry signature
+    // `extern "C" fn(*mut Ctx, *mut u64) -> u8`, and its module is kept alive
+    // by `world`.
+    let status = unsafe {
+        let f: extern "C" fn(*const Ctx, *mut u64) -> u8 = std::mem::transmute(thunk);
+        f(&*ctx, &mut out)
+    };
+    drop(watchdog);
+    opts.interrupt.unregister(&ctx);
+    let host = state.host.as_ref().expect("host set above");
+    let result = if status == 0 {
+        match shared.globals.commit(&host.reads.borrow(), &mut host.writes.borrow_mut()) {
+            Ok(()) => Ok(OwnedValue { bits: out, ty: ret.clone() }),
+            Err(e) => {
+                let v = OwnedValue { bits: out, ty: ret.clone() };
+                drop(v);
+                Err(e)
+            }
+        }
+    } else {
+        let err = state.error.borrow_mut().take();
+        Err(err.unwrap_or_else(|| RuntimeError { message: "internal error: failed without an error".into(), frames: vec![] }))
+    };
+    shared.globals.discard(&mut host.writes.borrow_mut());
+    shared.globals.release_reads(&mut host.reads.borrow_mut());
+    result
+}
+
+/// Trips the interrupt when the time is up, unless dropped first.
+struct Watchdog {
+    done: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    fn start(timeout: Duration, interrupt: Arc<Interrupt>) -> Watchdog {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let d = done.clone();
+        let thread = std::thread::spawn(move || {
+            let (lock, cv) = &*d;
+            let Ok(guard) = lock.lock() else { return };
+            if let Ok((guard, res)) = cv.wait_timeout_while(guard, timeout, |finished| !*finished) {
+                if res.timed_out() && !*guard {
+                    interrupt.trip(StopReason::Timeout);
+                }
+            }
+        });
+        Watchdog { done, thread: Some(thread) }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.done;
+        if let Ok(mut g) = lock.lock() {
+            *g = true;
+        }
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// ----- frames ----------------------------------------------------------------
+
+static FRAMES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Registers a function name for backtraces (at compile time).
+pub fn register_frame(name: &str) -> u32 {
+    let mut frames = FRAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = frames.iter().position(|f| f == name) {
+        return i as u32;
+    }
+    frames.push(name.to_string());
+    frames.len() as u32 - 1
+}
+
+// ----- host helpers that need the evaluation ----------------------------------------
+
+/// # Safety
+/// `ctx` must be a live context created by [`run_thunk`].
+unsafe fn host<'a>(ctx: *mut Ctx) -> Option<&'a EvalHost> {
+    // SAFETY: the caller guarantees `ctx` and its eval are live.
+    unsafe { (*(*ctx).eval).host.as_ref() }
+}
+
+/// Adds a Strata frame to the error being propagated.
+unsafe extern "C" fn rt_push_frame(ctx: *mut Ctx, frame: u32, line: u32) {
+    // SAFETY: called by compiled code with its live context.
+    let eval = unsafe { &*(*ctx).eval };
+    let name = FRAMES.lock().ok().and_then(|f| f.get(frame as usize).cloned()).unwrap_or_else(|| "?".into());
+    if let Ok(mut e) = eval.error.try_borrow_mut() {
+        if let Some(err) = e.as_mut() {
+            err.frames.push(Frame { function: name, line });
+        }
+    }
+}
+
+/// The slow path of the stack/interrupt check. Returns 1 (error recorded)
+/// to stop, 0 to go on.
+unsafe extern "C" fn rt_stack_check(ctx: *mut Ctx) -> u8 {
+    // SAFETY: called by compiled code with its live context.
+    unsafe {
+        let c = &*ctx;
+        let eval = &*c.eval;
+        if let Some(h) = host(ctx) {
+            match h.interrupt.reason() {
+                StopReason::Interrupted => {
+                    abi::raise(ctx, "interrupted");
+                    return 1;
+                }
+                StopReason::Timeout => {
+                    abi::raise(ctx, "timeout: the evaluation ran longer than its time limit");
+                    return 1;
+                }
+                StopReason::None => {}
+            }
+        }
+        if stack_pointer() < eval.stack_limit {
+            abi::raise(ctx, "stack overflow: recursion too deep");
+            return 1;
+        }
+        c.stack_limit.store(eval.stack_limit, Ordering::SeqCst);
+        0
+    }
+}
+
+unsafe extern "C" fn rt_no_match(ctx: *mut Ctx) {
+    // SAFETY: called by compiled code with its live context.
+    unsafe { abi::raise(ctx, "internal error: no match arm matched") };
+}
+
+unsafe extern "C" fn rt_world_age(ctx: *mut Ctx) -> i64 {
+    // SAFETY: called by compiled code with its live context.
+    unsafe { host(ctx).map(|h| h.world.age as i64).unwrap_or(0) }
+}
+
+unsafe extern "C" fn rt_latest_world(ctx: *mut Ctx) -> i64 {
+    // SAFETY: called by compiled code with its live context.
+    unsafe { host(ctx).map(|h| h.shared.latest_age() as i64).unwrap_or(0) }
+}
+
+/// Reads a global: this evaluation's own write, else its first-read snapshot,
+/// else the newest committed value. Returns an owned reference.
+unsafe extern "C" fn rt_global_get(ctx: *mut Ctx, id: u32) -> i64 {
+    // SAFETY: called by compiled code with its live context.
+    unsafe {
+        let Some(h) = host(ctx) else {
+            abi::raise(ctx, "internal error: globals need an engine");
+            return 0;
+        };
+        let heap = h.shared.globals.is_heap(id);
+        let bits = if let Some(&b) = h.writes.borrow().get(&id) {
+            b
+        } else if let Some(&(b, _)) = h.reads.borrow().get(&id) {
+            b
+        } else {
+            match h.shared.globals.read(id) {
+                Some((b, stamp)) => {
+                    h.reads.borrow_mut().insert(id, (b, stamp));
+                    b
+                }
+                None => {
+                    let name = h.shared.globals.name(id);
+                    abi::raise(ctx, format!("unknown name `{name}`: it is read before its initialiser has run"));
+                    return 0;
+                }
+            }
+        };
+        if heap {
+            crate::runtime::heap::inc(bits as *const abi::Header);
+        }
+        bits as i64
+    }
+}
+
+/// Buffers a write of a global (consumes the value).
+unsafe extern "C" fn rt_global_set(ctx: *mut Ctx, id: u32, bits: i64) {
+    // SAFETY: called by compiled code with its live context.
+    unsafe {
+        let Some(h) = host(ctx) else {
+            abi::raise(ctx, "internal error: globals need an engine");
+            return;
+        };
+        let old = h.writes.borrow_mut().insert(id, bits as u64);
+        if let Some(old) = old {
+            if h.shared.globals.is_heap(id) {
+                crate::runtime::heap::dec(old as *const abi::Header);
+            }
+        }
+    }
+}
+
+/// The helpers above, for code generation.
+pub fn helpers() -> &'static [Helper] {
+    use AbiTy::*;
+    static HELPERS: std::sync::LazyLock<Vec<Helper>> = std::sync::LazyLock::new(|| {
+        vec![
+            Helper { name: "rt_push_frame", addr: rt_push_frame as *const u8, params: &[I64, I32, I32], ret: None },
+            Helper { name: "rt_stack_check", addr: rt_stack_check as *const u8, params: &[I64], ret: Some(I8) },
+            Helper { name: "rt_no_match", addr: rt_no_match as *const u8, params: &[I64], ret: None },
+            Helper { name: "rt_world_age", addr: rt_world_age as *const u8, params: &[I64], ret: Some(I64) },
+            Helper { name: "rt_latest_world", addr: rt_latest_world as *const u8, params: &[I64], ret: Some(I64) },
+            Helper { name: "rt_global_get", addr: rt_global_get as *const u8, params: &[I64, I32], ret: Some(I64) },
+            Helper { name: "rt_global_set", addr: rt_global_set as *const u8, params: &[I64, I32, I64], ret: None },
+        ]
+    });
+    &HELPERS
+}

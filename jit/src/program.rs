@@ -1,0 +1,396 @@
+//! The running program: worlds (immutable maps from names to definitions, each
+//! with its dispatch table), function slots, the global-variable store, and
+//! committing a checked transaction as a new world.
+
+use crate::abi::{Header, RuntimeError};
+use crate::codegen::{self, CompiledUnit, Resolver, TypeKeys};
+use crate::eval::{self, EvalOptions, OwnedValue};
+use crate::runtime::types::{Layout, LayoutKind, reserve_type_key, set_layout};
+use lang::check::{Checked, Env};
+use lang::hir::Body;
+use lang::types::{FnSig, GlobalSig, NamedTy, Ty, TypeInfo, TypeKind};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// Type keys come from the runtime's process-wide registry.
+pub struct RegisteredTypes;
+
+impl TypeKeys for RegisteredTypes {
+    fn type_key(&self, named: &NamedTy) -> u32 {
+        reserve_type_key(&named.name, named.version)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct FnEntry {
+    pub sig: FnSig,
+    pub slot: u32,
+    pub version: u32,
+    pub source: Arc<str>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TypeEntry {
+    pub info: Arc<TypeInfo>,
+    pub source: Arc<str>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GlobalEntry {
+    pub sig: GlobalSig,
+    pub id: u32,
+    pub version: u32,
+    pub source: Arc<str>,
+}
+
+/// An immutable world: what every name means, and where its code is.
+pub struct World {
+    pub age: u64,
+    /// Slot -> code address, read by compiled code through `Ctx::table`.
+    table: Vec<usize>,
+    pub fns: imbl::HashMap<Arc<str>, FnEntry>,
+    pub types: imbl::HashMap<Arc<str>, TypeEntry>,
+    pub globals: imbl::HashMap<Arc<str>, GlobalEntry>,
+    /// The machine code this world's table points into.
+    units: imbl::Vector<Arc<CompiledUnit>>,
+}
+
+impl World {
+    pub fn table_ptr(&self) -> *const *const u8 {
+        self.table.as_ptr() as *const *const u8
+    }
+}
+
+impl Env for World {
+    fn function(&self, name: &str) -> Option<FnSig> {
+        self.fns.get(name).map(|f| f.sig.clone())
+    }
+    fn type_info(&self, name: &str) -> Option<Arc<TypeInfo>> {
+        self.types.get(name).map(|t| t.info.clone())
+    }
+    fn global(&self, name: &str) -> Option<GlobalSig> {
+        self.globals.get(name).map(|g| g.sig.clone())
+    }
+    fn names(&self) -> Vec<Arc<str>> {
+        self.fns.keys().chain(self.types.keys()).chain(self.globals.keys()).cloned().collect()
+    }
+}
+
+impl TypeKeys for World {
+    fn type_key(&self, named: &NamedTy) -> u32 {
+        RegisteredTypes.type_key(named)
+    }
+}
+
+impl Resolver for World {
+    fn fn_slot(&self, name: &str) -> u32 {
+        self.fns.get(name).map(|f| f.slot).unwrap_or(u32::MAX)
+    }
+    fn fn_sig(&self, name: &str) -> Option<FnSig> {
+        self.function(name)
+    }
+    fn global_id(&self, name: &str) -> u32 {
+        self.globals.get(name).map(|g| g.id).unwrap_or(u32::MAX)
+    }
+    fn type_info(&self, named: &NamedTy) -> Option<Arc<TypeInfo>> {
+        self.types.get(&*named.name).filter(|t| t.info.named.version == named.version).map(|t| t.info.clone())
+    }
+    fn frame_id(&self, function: &str) -> u32 {
+        eval::register_frame(function)
+    }
+}
+
+struct Cell {
+    name: Arc<str>,
+    heap: bool,
+    value: Option<u64>,
+    /// Bumped by every commit that writes the cell (write-conflict check).
+    stamp: u64,
+}
+
+/// The committed values of global variables. Evaluations read snapshots and
+/// buffer their writes; [`Globals::commit`] applies them atomically.
+#[derive(Default)]
+pub struct Globals {
+    cells: RwLock<Vec<Cell>>,
+}
+
+impl Globals {
+    fn add(&self, name: Arc<str>, heap: bool) -> u32 {
+        let mut cells = self.cells.write().unwrap_or_else(|e| e.into_inner());
+        cells.push(Cell { name, heap, value: None, stamp: 0 });
+        cells.len() as u32 - 1
+    }
+
+    pub fn is_heap(&self, id: u32) -> bool {
+        let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
+        cells.get(id as usize).is_some_and(|c| c.heap)
+    }
+
+    pub fn name(&self, id: u32) -> Arc<str> {
+        let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
+        cells.get(id as usize).map(|c| c.name.clone()).unwrap_or_else(|| "?".into())
+    }
+
+    /// The committed value (an owned reference for the caller) and its stamp.
+    pub fn read(&self, id: u32) -> Option<(u64, u64)> {
+        let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
+        let c = cells.get(id as usize)?;
+        let v = c.value?;
+        if c.heap {
+            // SAFETY: the cell owns a live reference; we hand out another.
+            unsafe { crate::runtime::heap::inc(v as *const Header) };
+        }
+        Some((v, c.stamp))
+    }
+
+    /// Applies `writes` (moving their references into the cells) if no cell
+    /// in `reads` changed since it was read.
+    pub fn commit(&self, reads: &HashMap<u32, (u64, u64)>, writes: &mut HashMap<u32, u64>) -> Result<(), RuntimeError> {
+        if writes.is_empty() && reads.is_empty() {
+            return Ok(());
+        }
+        let mut cells = self.cells.write().unwrap_or_else(|e| e.into_inner());
+        for (&id, &(_, stamp)) in reads {
+            if cells.get(id as usize).is_some_and(|c| c.stamp != stamp) {
+                let name = cells[id as usize].name.clone();
+                return Err(RuntimeError {
+                    message: format!("write conflict: `{name}` was changed by another evaluation"),
+                    frames: vec![],
+                });
+            }
+        }
+        for (id, bits) in writes.drain() {
+            if let Some(c) = cells.get_mut(id as usize) {
+                if let Some(old) = c.value.replace(bits) {
+                    if c.heap {
+                        // SAFETY: the cell owned this reference.
+                        unsafe { crate::runtime::heap::dec(old as *const Header) };
+                    }
+                }
+                c.stamp += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops buffered writes that were not committed.
+    pub fn discard(&self, writes: &mut HashMap<u32, u64>) {
+        for (id, bits) in writes.drain() {
+            if self.is_heap(id) {
+                // SAFETY: the buffer owned this reference.
+                unsafe { crate::runtime::heap::dec(bits as *const Header) };
+            }
+        }
+    }
+
+    /// Drops an evaluation's read snapshots.
+    pub fn release_reads(&self, reads: &mut HashMap<u32, (u64, u64)>) {
+        for (id, (bits, _)) in reads.drain() {
+            if self.is_heap(id) {
+                // SAFETY: the snapshot owned this reference.
+                unsafe { crate::runtime::heap::dec(bits as *const Header) };
+            }
+        }
+    }
+
+    fn set(&self, id: u32, bits: u64) {
+        let mut writes = HashMap::from([(id, bits)]);
+        // A fresh initialiser's write cannot conflict: no reads are checked.
+        let _ = self.commit(&HashMap::new(), &mut writes);
+    }
+}
+
+impl Drop for Globals {
+    fn drop(&mut self) {
+        let cells = self.cells.get_mut().unwrap_or_else(|e| e.into_inner());
+        for c in cells.iter_mut() {
+            if let (Some(v), true) = (c.value.take(), c.heap) {
+                // SAFETY: the cell owned this reference.
+                unsafe { crate::runtime::heap::dec(v as *const Header) };
+            }
+        }
+    }
+}
+
+/// State shared by every evaluation of a program.
+#[derive(Default)]
+pub struct Shared {
+    pub globals: Globals,
+    latest: AtomicU64,
+}
+
+impl Shared {
+    pub fn latest_age(&self) -> u64 {
+        self.latest.load(Ordering::SeqCst)
+    }
+}
+
+/// Why a transaction could not be committed.
+#[derive(Debug)]
+pub enum CommitError {
+    /// Code generation failed (a bug or an unsupported feature).
+    Codegen(String),
+    /// A global initialiser failed; nothing was committed.
+    Init { global: Arc<str>, error: RuntimeError },
+}
+
+/// A committed transaction: its world (if it defined anything) and its
+/// top-level expressions, compiled and ready to run in order.
+pub struct Committed {
+    pub world: Arc<World>,
+    pub created_world: bool,
+    pub exprs: Vec<Thunk>,
+}
+
+/// A compiled top-level expression.
+pub struct Thunk {
+    code: *const u8,
+    pub ret: Ty,
+    _unit: Arc<CompiledUnit>,
+}
+
+/// The program database of one session (issue 3: one transaction per file).
+pub struct Program {
+    worlds: Vec<Arc<World>>,
+    slots: HashMap<Arc<str>, u32>,
+    pub shared: Arc<Shared>,
+}
+
+impl Default for Program {
+    fn default() -> Self {
+        Program::new()
+    }
+}
+
+impl Program {
+    /// A fresh program in world 1 (the standard library).
+    pub fn new() -> Program {
+        let world = World {
+            age: 1,
+            table: Vec::new(),
+            fns: imbl::HashMap::new(),
+            types: imbl::HashMap::new(),
+            globals: imbl::HashMap::new(),
+            units: imbl::Vector::new(),
+        };
+        let shared = Arc::new(Shared::default());
+        shared.latest.store(1, Ordering::SeqCst);
+        Program { worlds: vec![Arc::new(world)], slots: HashMap::new(), shared }
+    }
+
+    pub fn newest(&self) -> Arc<World> {
+        self.worlds.last().expect("world 1 always exists").clone()
+    }
+
+    fn slot(&mut self, name: &Arc<str>) -> u32 {
+        let next = self.slots.len() as u32;
+        *self.slots.entry(name.clone()).or_insert(next)
+    }
+
+    /// Commits a checked transaction: registers its types, compiles its
+    /// functions and expressions, runs its global initialisers in the new
+    /// world, then publishes the world. A failing initialiser commits nothing.
+    pub fn commit(
+        &mut self,
+        checked: &Checked,
+        source: &Arc<str>,
+        options: &dyn Fn() -> EvalOptions,
+    ) -> Result<Committed, CommitError> {
+        let base = self.newest();
+        let defines = !checked.fns.is_empty() || !checked.types.is_empty() || !checked.globals.is_empty();
+        let mut world = World {
+            age: if defines { base.age + 1 } else { base.age },
+            table: base.table.clone(),
+            fns: base.fns.clone(),
+            types: base.types.clone(),
+            globals: base.globals.clone(),
+            units: base.units.clone(),
+        };
+        for t in &checked.types {
+            register_layout(t);
+            let version = t.named.version;
+            world.types.insert(t.named.name.clone(), TypeEntry { info: t.clone(), source: source.clone() });
+            let _ = version;
+        }
+        for f in &checked.fns {
+            let slot = self.slot(&f.name);
+            let version = base.fns.get(&f.name).map(|e| e.version + 1).unwrap_or(1);
+            world.fns.insert(f.name.clone(), FnEntry { sig: f.sig.clone(), slot, version, source: source.clone() });
+        }
+        let mut new_globals = Vec::new();
+        for g in &checked.globals {
+            let id = match base.globals.get(&g.name) {
+                Some(e) if e.sig == g.sig => e.id,
+                _ => self.shared.globals.add(g.name.clone(), g.sig.ty.is_heap()),
+            };
+            let version = base.globals.get(&g.name).map(|e| e.version + 1).unwrap_or(1);
+            world.globals.insert(g.name.clone(), GlobalEntry { sig: g.sig.clone(), id, version, source: source.clone() });
+            new_globals.push(id);
+        }
+
+        let fn_bodies: Vec<&Body> = checked.fns.iter().map(|f| &f.body).collect();
+        let mut thunks: Vec<&Body> = checked.globals.iter().map(|g| &g.init).collect();
+        thunks.extend(checked.exprs.iter().map(|e| &e.body));
+        let unit = codegen::compile_unit(&world, &fn_bodies, &thunks).map_err(|e| CommitError::Codegen(e.0))?;
+        let unit = Arc::new(unit);
+        world.table.resize(self.slots.len(), 0);
+        for (f, &addr) in checked.fns.iter().zip(&unit.functions) {
+            let slot = world.fns.get(&f.name).map(|e| e.slot).unwrap_or(0) as usize;
+            world.table[slot] = addr as usize;
+        }
+        world.units.push_back(unit.clone());
+        let world = Arc::new(world);
+
+        // Initialisers run in the new world before it is published.
+        for (i, g) in checked.globals.iter().enumerate() {
+            let code = unit.thunks[i];
+            match eval::run_thunk(world.clone(), self.shared.clone(), code, &g.sig.ty, options()) {
+                Ok(v) => {
+                    let bits = v.bits;
+                    std::mem::forget(v);
+                    self.shared.globals.set(new_globals[i], bits);
+                }
+                Err(error) => return Err(CommitError::Init { global: g.name.clone(), error }),
+            }
+        }
+        if defines {
+            self.shared.latest.store(world.age, Ordering::SeqCst);
+            self.worlds.push(world.clone());
+        }
+        let exprs = checked
+            .exprs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Thunk { code: unit.thunks[checked.globals.len() + i], ret: e.body.ret.clone(), _unit: unit.clone() })
+            .collect();
+        Ok(Committed { world, created_world: defines, exprs })
+    }
+
+    /// Runs one compiled top-level expression as its own evaluation in the
+    /// newest world.
+    pub fn run(&self, thunk: &Thunk, options: EvalOptions) -> Result<OwnedValue, RuntimeError> {
+        eval::run_thunk(self.newest(), self.shared.clone(), thunk.code, &thunk.ret, options)
+    }
+}
+
+/// Tells the runtime the layout of one version of a user type.
+fn register_layout(t: &TypeInfo) {
+    let key = reserve_type_key(&t.named.name, t.named.version);
+    let kind = match &t.kind {
+        TypeKind::Record { fields } => LayoutKind::Record {
+            fields: fields.iter().map(|f| (f.name.to_string(), codegen::layout::type_desc(&f.ty, &RegisteredTypes))).collect(),
+        },
+        TypeKind::Enum { variants } => LayoutKind::Enum {
+            variants: variants
+                .iter()
+                .map(|v| {
+                    let tys = v.payload.iter().map(|p| codegen::layout::type_desc(p, &RegisteredTypes)).collect();
+                    (v.name.to_string(), tys)
+                })
+                .collect(),
+        },
+    };
+    set_layout(key, Layout { name: t.named.name.to_string(), version: t.named.version, kind });
+}
