@@ -604,12 +604,13 @@ fn line_diff<E: AsRef<str>, A: AsRef<str>>(expected: &[E], actual: &[A]) -> Stri
                 ops.push((' ', expected[i].as_ref()));
                 i += 1;
                 j += 1;
-            } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-                ops.push(('+', actual[j].as_ref()));
-                j += 1;
-            } else {
+            } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+                // expected-only lines first, so a changed line reads `- old` then `+ new`
                 ops.push(('-', expected[i].as_ref()));
                 i += 1;
+            } else {
+                ops.push(('+', actual[j].as_ref()));
+                j += 1;
             }
         }
     }

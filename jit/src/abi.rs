@@ -73,6 +73,8 @@ pub enum Kind {
 pub struct Frame {
     pub function: String,
     pub line: u32,
+    /// How many more identical frames directly follow (deep recursion).
+    pub repeats: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -252,15 +252,23 @@ unsafe fn host<'a>(ctx: *mut Ctx) -> Option<&'a EvalHost> {
     unsafe { (*(*ctx).eval).host.as_ref() }
 }
 
-/// Adds a Strata frame to the error being propagated.
+/// Backtraces keep at most this many distinct frames (recursion is folded).
+const MAX_FRAMES: usize = 100;
+
+/// Adds a Strata frame to the error being propagated; identical consecutive
+/// frames (recursion) are counted instead of repeated.
 unsafe extern "C" fn rt_push_frame(ctx: *mut Ctx, frame: u32, line: u32) {
     // SAFETY: called by compiled code with its live context.
     let eval = unsafe { &*(*ctx).eval };
-    let name = FRAMES.lock().ok().and_then(|f| f.get(frame as usize).cloned()).unwrap_or_else(|| "?".into());
-    if let Ok(mut e) = eval.error.try_borrow_mut() {
-        if let Some(err) = e.as_mut() {
-            err.frames.push(Frame { function: name, line });
-        }
+    let Ok(mut e) = eval.error.try_borrow_mut() else { return };
+    let Some(err) = e.as_mut() else { return };
+    let frames = FRAMES.lock().unwrap_or_else(|e| e.into_inner());
+    let name = frames.get(frame as usize).map(String::as_str).unwrap_or("?");
+    let count = err.frames.len();
+    match err.frames.last_mut() {
+        Some(last) if last.function == name && last.line == line => last.repeats += 1,
+        _ if count < MAX_FRAMES => err.frames.push(Frame { function: name.to_string(), line, repeats: 0 }),
+        _ => {}
     }
 }
 

@@ -75,6 +75,8 @@ pub enum TokenKind {
     Pipe,
     Underscore,
 
+    /// A character that starts no token; already reported by the lexer.
+    Unknown,
     Eof,
 }
 
@@ -83,7 +85,7 @@ impl TokenKind {
     pub fn text(&self) -> Option<&'static str> {
         use TokenKind::*;
         Some(match self {
-            Ident | Int(_) | Float(_) | Str(_) | Eof => return None,
+            Ident | Int(_) | Float(_) | Str(_) | Unknown | Eof => return None,
             Fn => "fn",
             Type => "type",
             Enum => "enum",
@@ -250,6 +252,7 @@ impl Lexer<'_> {
                     diagnostic = diagnostic.with_hint("did you mean `&&`?");
                 }
                 self.diagnostics.push(diagnostic);
+                self.push(TokenKind::Unknown, start);
             }
         }
     }

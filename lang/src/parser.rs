@@ -19,9 +19,13 @@ pub fn parse(src: &str) -> (Program, Vec<Diagnostic>) {
     let mut parser = Parser::new(src, lexed.tokens);
     let program = parser.program();
     let mut diagnostics = lexed.diagnostics;
-    // An open string already explains why the input ended early.
+    // The lexer's error already explains a bad token, and an open string why
+    // the input ended early.
     let end = src.len() as u32;
-    diagnostics.extend(parser.diagnostics.into_iter().filter(|d| !(lexed.unterminated_string && d.span.start == end)));
+    let explained =
+        |d: &Diagnostic| diagnostics.iter().any(|l| l.span.start == d.span.start) || (lexed.unterminated_string && d.span.start == end);
+    let parser_diagnostics: Vec<Diagnostic> = parser.diagnostics.into_iter().filter(|d| !explained(d)).collect();
+    diagnostics.extend(parser_diagnostics);
     diagnostics.sort_by_key(|d| d.span.start);
     (program, diagnostics)
 }
@@ -247,10 +251,17 @@ impl<'s> Parser<'s> {
         match token.kind {
             TokenKind::Eof => "end of input".into(),
             TokenKind::Str(_) => "a string".into(),
-            _ => format!("`{}`", &self.src[token.span.range()]),
+            _ => {
+                let text = &self.src[token.span.range()];
+                match text.char_indices().nth(40) {
+                    Some((cut, _)) => format!("`{}…`", &text[..cut]),
+                    None => format!("`{text}`"),
+                }
+            }
         }
     }
 
+    #[inline(never)]
     fn error(&mut self, diagnostic: Diagnostic) -> Reported {
         // One mistake often trips several enclosing rules at the same token.
         let repeated = self.diagnostics.last().is_some_and(|d| d.span.start == diagnostic.span.start);
@@ -260,12 +271,14 @@ impl<'s> Parser<'s> {
         Reported
     }
 
+    #[inline(never)]
     fn expected(&mut self, what: &str) -> Reported {
         let message = format!("syntax error: expected {what}, found {}", self.found());
         let diagnostic = Diagnostic::new(message, self.span()).with_label(format!("expected {what}"));
         self.error(diagnostic)
     }
 
+    #[inline(never)]
     fn too_deep(&mut self) -> Reported {
         let diagnostic = Diagnostic::new("syntax error: nesting too deep", self.span())
             .with_label(format!("more than {MAX_DEPTH} levels of nesting"));
@@ -537,6 +550,8 @@ impl<'s> Parser<'s> {
     }
 
     fn experiment(&mut self) -> PResult<ExperimentDef> {
+        // Nested experiments are the checker's to refuse, but they recurse.
+        self.enter()?;
         let start = self.bump().start;
         let name = self.ident("an experiment name")?;
         let traffic = if self.eat(&TokenKind::LParen) { Some(self.traffic()?) } else { None };
@@ -561,6 +576,7 @@ impl<'s> Parser<'s> {
                 }
             }
         }
+        self.leave();
         Ok(ExperimentDef { name, traffic, items, span: self.span_from(start) })
     }
 
@@ -582,6 +598,7 @@ impl<'s> Parser<'s> {
     }
 
     /// The literal's value, reporting (and replacing by 0) one out of range.
+    #[inline(never)]
     fn int_literal(&mut self, value: Option<u64>, negated: bool, span: Span) -> i64 {
         int_value(value, negated).unwrap_or_else(|| {
             let diagnostic = Diagnostic::new("syntax error: integer literal out of range", span)
@@ -674,27 +691,37 @@ impl<'s> Parser<'s> {
     fn stmt(&mut self) -> PResult<Parsed> {
         match self.peek() {
             TokenKind::Let | TokenKind::Var => self.local(),
-            TokenKind::If | TokenKind::While | TokenKind::For | TokenKind::Match => {
-                let expr = self.block_like()?;
-                Ok(self.block_like_stmt(expr))
+            TokenKind::If | TokenKind::While | TokenKind::For | TokenKind::Match | TokenKind::LBrace => {
+                self.block_like_stmt()
             }
-            TokenKind::LBrace => {
-                let expr = self.block_expr()?;
-                Ok(self.block_like_stmt(expr))
-            }
-            _ => {
-                let expr = self.expr()?;
-                if self.eat(&TokenKind::Semi) {
-                    Ok(Parsed::Stmt(Stmt::Expr(expr)))
-                } else if self.at(&TokenKind::RBrace) {
-                    Ok(Parsed::Tail(expr))
-                } else {
-                    Err(self.expected("`;` or `}`"))
-                }
-            }
+            _ => self.expr_stmt(),
         }
     }
 
+    #[inline(never)]
+    fn expr_stmt(&mut self) -> PResult<Parsed> {
+        let expr = self.expr()?;
+        if self.eat(&TokenKind::Semi) {
+            Ok(Parsed::Stmt(Stmt::Expr(expr)))
+        } else if self.at(&TokenKind::RBrace) {
+            Ok(Parsed::Tail(expr))
+        } else {
+            Err(self.expected("`;` or `}`"))
+        }
+    }
+
+    /// In statement position `{` is always a block, and a block-like
+    /// expression needs no `;`.
+    fn block_like_stmt(&mut self) -> PResult<Parsed> {
+        let expr = if self.at(&TokenKind::LBrace) { self.block_expr()? } else { self.block_like()? };
+        Ok(if !self.eat(&TokenKind::Semi) && self.at(&TokenKind::RBrace) {
+            Parsed::Tail(expr)
+        } else {
+            Parsed::Stmt(Stmt::Expr(expr))
+        })
+    }
+
+    #[inline(never)]
     fn local(&mut self) -> PResult<Parsed> {
         let start = self.span().start;
         let mutable = self.bump_is(&TokenKind::Var);
@@ -707,20 +734,13 @@ impl<'s> Parser<'s> {
         Ok(Parsed::Stmt(Stmt::Local { mutable, name, ty, init, span }))
     }
 
-    fn block_like_stmt(&mut self, expr: Expr) -> Parsed {
-        if !self.eat(&TokenKind::Semi) && self.at(&TokenKind::RBrace) {
-            Parsed::Tail(expr)
-        } else {
-            Parsed::Stmt(Stmt::Expr(expr))
-        }
-    }
-
     fn block_expr(&mut self) -> PResult<Expr> {
         let block = self.block()?;
         Ok(Expr { span: block.span, kind: ExprKind::Block(block) })
     }
 
     /// `if`, `while`, `for` or `match`, which end at their closing brace.
+    #[inline(never)]
     fn block_like(&mut self) -> PResult<Expr> {
         match self.peek() {
             TokenKind::If => self.if_expr(),
@@ -764,6 +784,7 @@ impl<'s> Parser<'s> {
         if assign_op(self.peek()).is_some() { self.assignment(first) } else { Ok(first) }
     }
 
+    #[inline(never)]
     fn assignment(&mut self, first: Expr) -> PResult<Expr> {
         let mut operands = vec![first];
         let mut ops = Vec::new();
@@ -795,8 +816,8 @@ impl<'s> Parser<'s> {
             links += 1;
             self.bump();
             let rhs = self.binary(prec + 1)?;
-            if prec == CMP_PREC && binary_op(self.peek()).is_some_and(|(_, p)| p == CMP_PREC) {
-                return Err(self.chained_comparison());
+            if prec == CMP_PREC {
+                self.not_chained()?;
             }
             lhs = binary_node(op, lhs, rhs);
         }
@@ -804,11 +825,15 @@ impl<'s> Parser<'s> {
         Ok(lhs)
     }
 
-    fn chained_comparison(&mut self) -> Reported {
+    /// Comparisons are non-associative: `a < b < c` is an error.
+    fn not_chained(&mut self) -> PResult<()> {
+        if binary_op(self.peek()).is_none_or(|(_, prec)| prec != CMP_PREC) {
+            return Ok(());
+        }
         let diagnostic = Diagnostic::new("syntax error: comparison operators cannot be chained", self.span())
             .with_label("second comparison")
             .with_hint("split it with `&&`, as in `a < b && b < c`");
-        self.error(diagnostic)
+        Err(self.error(diagnostic))
     }
 
     fn unary(&mut self) -> PResult<Expr> {
@@ -821,6 +846,7 @@ impl<'s> Parser<'s> {
         Ok(expr)
     }
 
+    #[inline(never)]
     fn prefixed(&mut self) -> PResult<Expr> {
         let op = if self.at(&TokenKind::Minus) { UnOp::Neg } else { UnOp::Not };
         let start = self.bump().start;
@@ -841,26 +867,22 @@ impl<'s> Parser<'s> {
     fn postfix(&mut self) -> PResult<Expr> {
         let mut expr = self.primary()?;
         let mut links = 0;
-        loop {
-            expr = match self.peek() {
-                TokenKind::LParen => {
-                    self.link()?;
-                    self.call(expr)?
-                }
-                TokenKind::LBracket => {
-                    self.link()?;
-                    self.index(expr)?
-                }
-                TokenKind::Dot => {
-                    self.link()?;
-                    self.field(expr)?
-                }
-                _ => break,
-            };
+        while matches!(self.peek(), TokenKind::LParen | TokenKind::LBracket | TokenKind::Dot) {
+            self.link()?;
             links += 1;
+            expr = self.postfix_op(expr)?;
         }
         self.height -= links;
         Ok(expr)
+    }
+
+    #[inline(never)]
+    fn postfix_op(&mut self, base: Expr) -> PResult<Expr> {
+        match self.peek() {
+            TokenKind::LParen => self.call(base),
+            TokenKind::LBracket => self.index(base),
+            _ => self.field(base),
+        }
     }
 
     fn call(&mut self, callee: Expr) -> PResult<Expr> {
@@ -910,6 +932,7 @@ impl<'s> Parser<'s> {
         }
     }
 
+    #[inline(never)]
     fn literal(&mut self) -> PResult<Expr> {
         let span = self.bump();
         let kind = match &self.tokens[self.pos - 1].kind {
@@ -922,6 +945,7 @@ impl<'s> Parser<'s> {
     }
 
     /// A name, an `Enum::Variant` path, or a record literal.
+    #[inline(never)]
     fn name_expr(&mut self) -> PResult<Expr> {
         let name = self.ident("a name")?;
         if self.eat(&TokenKind::ColonColon) {
@@ -948,6 +972,7 @@ impl<'s> Parser<'s> {
         Ok(Expr { kind: inner.kind, span: self.span_from(start) })
     }
 
+    #[inline(never)]
     fn vec_lit(&mut self) -> PResult<Expr> {
         let start = self.bump().start;
         let saved = self.allow_records(true);
@@ -956,6 +981,7 @@ impl<'s> Parser<'s> {
         Ok(Expr { kind: ExprKind::VecLit(elements), span: self.span_from(start) })
     }
 
+    #[inline(never)]
     fn map_lit(&mut self) -> PResult<Expr> {
         let start = self.bump().start;
         let saved = self.allow_records(true);
@@ -968,6 +994,7 @@ impl<'s> Parser<'s> {
         Ok(Expr { kind: ExprKind::MapLit(entries), span: self.span_from(start) })
     }
 
+    #[inline(never)]
     fn return_expr(&mut self) -> PResult<Expr> {
         let start = self.bump().start;
         let value = if can_start_expr(self.peek()) { Some(Box::new(self.expr()?)) } else { None };
@@ -975,6 +1002,7 @@ impl<'s> Parser<'s> {
     }
 
     /// `latest CALL`, `spawn CALL` or `spawn loop CALL`.
+    #[inline(never)]
     fn task_call(&mut self) -> PResult<Expr> {
         let start = self.span().start;
         let latest = self.bump_is(&TokenKind::Latest);
@@ -992,6 +1020,7 @@ impl<'s> Parser<'s> {
     }
 
     /// `Name { f: e, g, ..base }`, the name already read.
+    #[inline(never)]
     fn record_lit(&mut self, name: Ident) -> PResult<Expr> {
         self.bump();
         let saved = self.allow_records(true);
@@ -1023,6 +1052,7 @@ impl<'s> Parser<'s> {
         Ok(Expr { kind: ExprKind::RecordLit { name, fields, base }, span })
     }
 
+    #[inline(never)]
     fn closure(&mut self) -> PResult<Expr> {
         let start = self.span().start;
         let params = if self.eat(&TokenKind::OrOr) {
@@ -1054,23 +1084,19 @@ impl<'s> Parser<'s> {
 
     /// `if c {} else if d {} else {}`: the `else if` chain is read in a loop,
     /// so it costs no parser recursion, only tree height.
+    #[inline(never)]
     fn if_expr(&mut self) -> PResult<Expr> {
         let mut branches = Vec::new();
-        let mut else_ = None;
-        loop {
+        let else_ = loop {
             self.link()?;
-            let start = self.bump().start;
-            let cond = self.head_expr()?;
-            let then = self.block()?;
-            branches.push((start, cond, then));
+            branches.push(self.if_branch()?);
             if !self.eat(&TokenKind::Else) {
-                break;
+                break None;
             }
             if !self.at(&TokenKind::If) {
-                else_ = Some(self.block_expr()?);
-                break;
+                break Some(self.block_expr()?);
             }
-        }
+        };
         self.height -= branches.len();
         let end = self.prev_end();
         let mut expr = else_;
@@ -1081,6 +1107,14 @@ impl<'s> Parser<'s> {
         Ok(expr.expect("at least one branch"))
     }
 
+    /// `if c { ... }`: where it starts, the condition and the block.
+    fn if_branch(&mut self) -> PResult<(u32, Expr, Block)> {
+        let start = self.bump().start;
+        let cond = self.head_expr()?;
+        Ok((start, cond, self.block()?))
+    }
+
+    #[inline(never)]
     fn while_expr(&mut self) -> PResult<Expr> {
         let start = self.bump().start;
         let cond = self.head_expr()?;
@@ -1088,6 +1122,7 @@ impl<'s> Parser<'s> {
         Ok(Expr { kind: ExprKind::While { cond: Box::new(cond), body }, span: self.span_from(start) })
     }
 
+    #[inline(never)]
     fn for_expr(&mut self) -> PResult<Expr> {
         let start = self.bump().start;
         let var = self.binder("a loop variable")?;
@@ -1102,7 +1137,10 @@ impl<'s> Parser<'s> {
         Ok(Expr { kind: ExprKind::For { var, iter, body }, span: self.span_from(start) })
     }
 
+    #[inline(never)]
     fn match_expr(&mut self) -> PResult<Expr> {
+        // Arms that are themselves `match`es recurse without passing a block.
+        self.enter()?;
         let start = self.bump().start;
         let scrutinee = self.head_expr()?;
         self.expect(&TokenKind::LBrace)?;
@@ -1117,6 +1155,7 @@ impl<'s> Parser<'s> {
             }
         }
         self.no_record = saved;
+        self.leave();
         Ok(Expr { kind: ExprKind::Match { scrutinee: Box::new(scrutinee), arms }, span: self.span_from(start) })
     }
 

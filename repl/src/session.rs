@@ -34,6 +34,9 @@ pub fn render_runtime_error(e: &RuntimeError) -> String {
     let mut s = format!("error: {}", e.message);
     for fr in &e.frames {
         s.push_str(&format!("\n  at {} (line {})", fr.function, fr.line));
+        if fr.repeats > 0 {
+            s.push_str(&format!("\n  ... the frame above repeated {} more times", fr.repeats));
+        }
     }
     s
 }

@@ -435,11 +435,14 @@ fn runtime_refcounts_return_to_start() {
     unsafe {
         let inner = strs(&["a", "b"]);
         let outer = rt_vec_new(1);
-        inc(inner);
-        rt_vec_build_push(outer, inner as i64);
-        rt_vec_build_push(outer, inner as i64); // consumes the caller's reference
-        let pushed = rt_vec_push(outer, inner as i64);
+        for _ in 0..2 {
+            inc(inner); // build_push consumes a reference: we keep ours
+            rt_vec_build_push(outer, inner as i64);
+        }
         assert_eq!(rc(inner), 3);
+        let pushed = rt_vec_push(outer, inner as i64);
+        // `pushed` shares `outer`'s tree; the copied chunk holds its own references.
+        assert_eq!(rc(inner), 6);
         let zv = strs(&["z"]);
         let set = rt_vec_set(std::ptr::null_mut(), pushed, 0, zv as i64);
         // The set element was borrowed: the vector holds its own reference.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// Nesting deeper than this (expressions, blocks, patterns) is reported
 /// instead of recursed into, so hostile input cannot overflow the stack.
-pub(super) const MAX_DEPTH: u32 = 120;
+pub(super) const MAX_DEPTH: u32 = 1100;
 
 /// How a local came to be; decides assignability and error wording.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]

@@ -116,3 +116,8 @@ pub(super) fn list_and(items: &[String]) -> String {
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     }
 }
+
+/// `unknown name `x``
+pub(super) fn unknown(name: &str, span: Span, label: impl Into<String>) -> Diagnostic {
+    Diagnostic::new(format!("{UNKNOWN} `{name}`"), span).with_label(label)
+}

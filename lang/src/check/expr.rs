@@ -161,7 +161,7 @@ impl BodyCx<'_, '_> {
 
     /// Reports `unknown name `x`` with a hint drawn from everything visible.
     pub fn unknown_value(&mut self, name: &str, span: Span) {
-        let d = diag::err(UNKNOWN, format!("`{name}`"), span, "not defined");
+        let d = diag::unknown(&name, span, "not defined");
         let mut cands = self.local_names();
         cands.extend(self.ns.all_names());
         let d = diag::did_you_mean(d, name, cands.iter().map(|s| &**s));

@@ -1,6 +1,22 @@
 //! Type checking and name resolution of one transaction against the world it
 //! is checked in (section 5.4), producing [`hir`] bodies.
 
+mod assign;
+mod body;
+mod builtins;
+mod call;
+mod control;
+mod diag;
+mod exhaust;
+mod expr;
+mod items;
+mod matching;
+mod names;
+mod records;
+mod resolve_ty;
+#[cfg(test)]
+mod tests;
+
 use crate::ast;
 use crate::diagnostic::Diagnostic;
 use crate::hir::Body;
@@ -70,4 +86,12 @@ pub struct Checked {
     pub fns: Vec<CheckedFn>,
     pub globals: Vec<CheckedGlobal>,
     pub exprs: Vec<CheckedExpr>,
+}
+
+/// Checks one transaction against the world `env`: all its items together, so
+/// definitions may refer to each other in any order. `source` is the
+/// transaction's text (kept in every body for line numbers). Returns every
+/// diagnostic found, sorted by position, if any.
+pub fn check_transaction(prog: &ast::Program, source: &Arc<str>, env: &dyn Env) -> Result<Checked, Vec<Diagnostic>> {
+    items::check(prog, source, env)
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 impl BodyCx<'_, '_> {
     pub fn record_lit(&mut self, name: &ast::Ident, fields: &[(ast::Ident, ast::Expr)], base: Option<&ast::Expr>, span: Span) -> hir::Expr {
         let Some(info) = self.ns.type_info(&name.name) else {
-            let d = diag::err(UNKNOWN, format!("`{}`", name.name), name.span, "no type with this name");
+            let d = diag::unknown(&name.name, name.span, "no type with this name");
             let names = self.ns.type_names();
             let d = diag::did_you_mean(d, &name.name, names.iter().map(|s| &**s));
             self.error(d);
@@ -120,7 +120,7 @@ impl BodyCx<'_, '_> {
         if let Some(first) = inner.first() {
             // A transaction's own bad default was reported at its definition.
             if !(from_tx && self.ns.bad_default(&tname, i)) {
-                let d = diag::Diagnostic::new(first.message.clone(), at)
+                let d = crate::diagnostic::Diagnostic::new(first.message.clone(), at)
                     .with_label(format!("the default of `{}` does not check here", field.name));
                 self.error(d);
             }
@@ -139,7 +139,7 @@ impl BodyCx<'_, '_> {
     pub fn variant(&mut self, en: &ast::Ident, v: &ast::Ident, args: Option<&[ast::Expr]>, span: Span) -> hir::Expr {
         let all_args = args.unwrap_or(&[]);
         let Some(info) = self.ns.type_info(&en.name) else {
-            let d = diag::err(UNKNOWN, format!("`{}`", en.name), en.span, "no enum with this name");
+            let d = diag::unknown(&en.name, en.span, "no enum with this name");
             let names = self.ns.type_names();
             let d = diag::did_you_mean(d, &en.name, names.iter().map(|s| &**s));
             self.error(d);

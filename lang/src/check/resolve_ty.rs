@@ -2,7 +2,7 @@
 //! types appear only as parameter types (section 4) and that map keys are
 //! `int`, `str` or `bool`.
 
-use super::diag::{self, MISMATCH, SECOND_CLASS, SECOND_CLASS_RULE, SYNTAX, UNKNOWN};
+use super::diag::{self, MISMATCH, SECOND_CLASS, SECOND_CLASS_RULE, SYNTAX};
 use super::names::Namespace;
 use crate::ast::{TypeExpr, TypeExprKind};
 use crate::diagnostic::Diagnostic;
@@ -57,7 +57,7 @@ fn go(ns: &Namespace, te: &TypeExpr, pos: TyPos, diags: &mut Vec<Diagnostic>, de
             _ => match ns.named_ty(n) {
                 Some(nt) => Ty::Named(nt),
                 None => {
-                    let d = diag::err(UNKNOWN, format!("`{n}`"), te.span, "no type with this name");
+                    let d = diag::unknown(&n, te.span, "no type with this name");
                     let names = ns.type_names();
                     diags.push(diag::did_you_mean(d, n, names.iter().map(|s| &**s)));
                     Ty::Error

@@ -1,0 +1,768 @@
+//! Checker tests: the conformance sources check (or fail with their expected
+//! phrase), the shape of the HIR the code generator relies on, the text of
+//! each error kind, and a no-panic property over mutated sources.
+
+use lang::ast::BinOp;
+use lang::check::{Checked, EmptyEnv, Env, check_transaction};
+use lang::diagnostic::{Diagnostic, render};
+use lang::hir::{self, Builtin, ExprKind as H, Pat};
+use lang::parser::parse;
+use lang::types::{FnSig, FnTy, GlobalSig, NamedTy, Ty, TypeInfo};
+use proptest::prelude::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const CONFORMANCE: &str = "/work/shared/conformance";
+
+/// The phrases of errors found before anything runs (section 9) that this
+/// checker reports; other `expect error:` phrases are runtime errors.
+const CHECK_PHRASES: &[&str] =
+    &["syntax error", "unknown name", "type mismatch", "not exhaustive", "second-class", "wrong number of arguments", "not assignable"];
+
+// ----- helpers -----
+
+fn conformance_files(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(CONFORMANCE).join(dir))
+        .map(|entries| entries.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == ext));
+    files.sort();
+    files
+}
+
+/// Parses and checks `src` in `env`; syntax errors come back as diagnostics too.
+fn run_in(src: &str, env: &dyn Env) -> Result<Checked, Vec<Diagnostic>> {
+    let (prog, syntax) = parse(src);
+    if !syntax.is_empty() {
+        return Err(syntax);
+    }
+    let source: Arc<str> = Arc::from(src);
+    check_transaction(&prog, &source, env)
+}
+
+fn ok(src: &str) -> Checked {
+    match run_in(src, &EmptyEnv) {
+        Ok(c) => c,
+        Err(d) => panic!("{src}\nunexpected errors:\n{}", render(&d, "test.strata", src)),
+    }
+}
+
+fn errs(src: &str) -> Vec<Diagnostic> {
+    match run_in(src, &EmptyEnv) {
+        Ok(_) => panic!("{src}\nchecked without errors"),
+        Err(d) => d,
+    }
+}
+
+/// The only diagnostic of `src`.
+fn one_err(src: &str) -> Diagnostic {
+    let d = errs(src);
+    assert_eq!(d.len(), 1, "{src}\nexpected one error:\n{}", render(&d, "test.strata", src));
+    d.into_iter().next().unwrap()
+}
+
+/// The text under a diagnostic's span.
+fn spanned<'s>(src: &'s str, d: &Diagnostic) -> &'s str {
+    &src[d.span.range()]
+}
+
+fn function<'c>(c: &'c Checked, name: &str) -> &'c hir::Body {
+    &c.fns.iter().find(|f| &*f.name == name).unwrap_or_else(|| panic!("no fn {name}")).body
+}
+
+fn local_named(b: &hir::Body, name: &str) -> hir::LocalId {
+    let i = b.locals.iter().position(|l| &*l.name == name).unwrap_or_else(|| panic!("no local {name}"));
+    hir::LocalId(i as u32)
+}
+
+/// The statements and tail of a body that is a block.
+fn block(e: &hir::Expr) -> (&[hir::Stmt], Option<&hir::Expr>) {
+    match &e.kind {
+        H::Block { stmts, tail } => (stmts, tail.as_deref()),
+        other => panic!("not a block: {other:?}"),
+    }
+}
+
+fn stmt_expr(s: &hir::Stmt) -> &hir::Expr {
+    match s {
+        hir::Stmt::Expr(e) => e,
+        hir::Stmt::Let { init, .. } => init,
+    }
+}
+
+/// Every closure in `e`, outermost first.
+fn closures(e: &hir::Expr) -> Vec<&hir::Closure> {
+    fn walk<'e>(e: &'e hir::Expr, out: &mut Vec<&'e hir::Closure>) {
+        match &e.kind {
+            H::Closure(c) => {
+                out.push(c);
+                walk(&c.body, out);
+            }
+            H::Call { args, .. } | H::CallLocal { args, .. } | H::Builtin { args, .. } | H::VecLit(args) => {
+                args.iter().for_each(|a| walk(a, out))
+            }
+            H::Block { stmts, tail } => {
+                stmts.iter().for_each(|s| walk(stmt_expr(s), out));
+                if let Some(t) = tail {
+                    walk(t, out);
+                }
+            }
+            H::Binary(_, a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            H::AssignLocal { value, .. } => walk(value, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(e, &mut out);
+    out
+}
+
+/// A world for REPL transcripts: what earlier inputs committed.
+#[derive(Default)]
+struct MapEnv {
+    fns: HashMap<String, FnSig>,
+    types: HashMap<String, Arc<TypeInfo>>,
+    globals: HashMap<String, GlobalSig>,
+}
+
+impl MapEnv {
+    /// Commits a checked transaction. Dependents of a changed type are
+    /// assumed re-checked (the world layer's job): their signatures now name
+    /// the new version.
+    fn commit(&mut self, c: &Checked) {
+        for t in &c.types {
+            self.types.insert(t.named.name.to_string(), t.clone());
+        }
+        let newest: HashMap<String, Arc<NamedTy>> = self.types.iter().map(|(n, t)| (n.clone(), t.named.clone())).collect();
+        for sig in self.fns.values_mut() {
+            sig.params.iter_mut().for_each(|(_, t)| *t = upgrade(t, &newest));
+            sig.ret = upgrade(&sig.ret, &newest);
+        }
+        for g in self.globals.values_mut() {
+            g.ty = upgrade(&g.ty, &newest);
+        }
+        for f in &c.fns {
+            self.fns.insert(f.name.to_string(), f.sig.clone());
+        }
+        for g in &c.globals {
+            self.globals.insert(g.name.to_string(), g.sig.clone());
+        }
+    }
+}
+
+fn upgrade(t: &Ty, newest: &HashMap<String, Arc<NamedTy>>) -> Ty {
+    match t {
+        Ty::Named(n) => Ty::Named(newest.get(&*n.name).cloned().unwrap_or_else(|| n.clone())),
+        Ty::Vec(e) => Ty::vec(upgrade(e, newest)),
+        Ty::Map(k, v) => Ty::map(upgrade(k, newest), upgrade(v, newest)),
+        Ty::Fn(f) => Ty::Fn(Arc::new(FnTy { params: f.params.iter().map(|p| upgrade(p, newest)).collect(), ret: upgrade(&f.ret, newest) })),
+        other => other.clone(),
+    }
+}
+
+impl Env for MapEnv {
+    fn function(&self, name: &str) -> Option<FnSig> {
+        self.fns.get(name).cloned()
+    }
+    fn type_info(&self, name: &str) -> Option<Arc<TypeInfo>> {
+        self.types.get(name).cloned()
+    }
+    fn global(&self, name: &str) -> Option<GlobalSig> {
+        self.globals.get(name).cloned()
+    }
+    fn names(&self) -> Vec<Arc<str>> {
+        self.fns.keys().chain(self.types.keys()).chain(self.globals.keys()).map(|n| Arc::from(n.as_str())).collect()
+    }
+}
+
+/// The inputs of a `.repl` transcript with whether the transcript expects
+/// an error after each (section 13); REPL commands are left out.
+fn repl_inputs(text: &str) -> Vec<(String, bool)> {
+    let mut inputs: Vec<(String, bool)> = Vec::new();
+    let mut continuing = false;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("> ") {
+            inputs.push((rest.to_string(), false));
+            continuing = true;
+        } else if let Some(rest) = line.strip_prefix(". ")
+            && continuing
+            && let Some(last) = inputs.last_mut()
+        {
+            last.0.push('\n');
+            last.0.push_str(rest);
+        } else {
+            continuing = false;
+            if line.starts_with("~ error")
+                && let Some(last) = inputs.last_mut()
+            {
+                last.1 = true;
+            }
+        }
+    }
+    inputs.retain(|(i, _)| !i.starts_with(':'));
+    inputs
+}
+
+// ----- conformance -----
+
+#[test]
+fn conformance_lang_files_check_cleanly() {
+    let files = conformance_files("lang", "strata");
+    assert!(files.len() >= 9, "conformance files not found under {CONFORMANCE}");
+    for file in files {
+        let src = std::fs::read_to_string(&file).unwrap();
+        if let Err(d) = run_in(&src, &EmptyEnv) {
+            panic!("{}:\n{}", file.display(), render(&d, &file.display().to_string(), &src));
+        }
+    }
+}
+
+#[test]
+fn conformance_error_files_report_their_phrase() {
+    let mut checked = 0;
+    for file in conformance_files("errors", "strata") {
+        let src = std::fs::read_to_string(&file).unwrap();
+        let Some(expect) = src.lines().find_map(|l| l.strip_prefix("// expect error: ")) else { continue };
+        let name = file.display().to_string();
+        let result = run_in(&src, &EmptyEnv);
+        if CHECK_PHRASES.iter().any(|p| expect.starts_with(p)) {
+            let d = result.err().unwrap_or_else(|| panic!("{name}: checked without errors, expected {expect:?}"));
+            let text = render(&d, &name, &src);
+            assert!(text.contains(expect), "{name}: expected {expect:?} in\n{text}");
+            assert!(text.starts_with("error"), "{name}: {text}");
+            checked += 1;
+        } else if let Err(d) = result {
+            // A runtime error case must get past the checker.
+            panic!("{name}: expected runtime error {expect:?}, got\n{}", render(&d, &name, &src));
+        }
+    }
+    assert!(checked >= 10, "only {checked} check-time error cases found");
+}
+
+/// Each transcript's inputs, checked in a world holding what earlier inputs
+/// committed: inputs the transcript does not expect to fail must check.
+/// (Items of later issues — migrate, forget, experiment, graduate — and
+/// runtime-only behaviour are skipped.)
+#[test]
+fn conformance_repl_inputs_check_in_order() {
+    let later = ["migrate ", "forget ", "experiment ", "graduate ", "overridable "];
+    let mut checked = 0;
+    for dir in ["worlds", "types", "state", "tasks", "overlays"] {
+        for file in conformance_files(dir, "repl") {
+            let mut env = MapEnv::default();
+            for (input, expects_error) in repl_inputs(&std::fs::read_to_string(&file).unwrap()) {
+                if later.iter().any(|k| input.contains(k)) {
+                    continue;
+                }
+                match run_in(&input, &env) {
+                    Ok(c) => env.commit(&c),
+                    Err(d) if !expects_error => {
+                        panic!("{}: {input:?}\n{}", file.display(), render(&d, "input", &input));
+                    }
+                    Err(_) => {}
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} inputs");
+}
+
+#[test]
+fn spawning_a_closure_is_second_class() {
+    let mut env = MapEnv::default();
+    let c = run_in("fn run(f: fn() -> int) -> int { f() }", &env).unwrap();
+    env.commit(&c);
+    let src = "fn start() -> int { spawn run(|| 1) }";
+    let d = run_in(src, &env).unwrap_err();
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].message.starts_with("second-class: `spawn` cannot start `run`: its parameter `f` is a function"), "{}", d[0].message);
+}
+
+// ----- HIR shape -----
+
+#[test]
+fn compound_assignment_expands_to_binary() {
+    let c = ok("fn f() -> int { var x = 1; x += 2; x }");
+    let b = function(&c, "f");
+    let x = local_named(b, "x");
+    let (stmts, _) = block(&b.body);
+    match &stmt_expr(&stmts[1]).kind {
+        H::AssignLocal { local, value } => {
+            assert_eq!(*local, x);
+            match &value.kind {
+                H::Binary(BinOp::Add, l, r) => {
+                    assert_eq!(l.kind, H::Local(x));
+                    assert_eq!(r.kind, H::Int(2));
+                    assert_eq!(value.ty, Ty::Int);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(b.local(x).mutable);
+}
+
+#[test]
+fn index_assignment_expands_to_set_and_insert() {
+    let c = ok("fn f(i: int) -> [int] { var xs = [1, 2]; xs[i] = 5; xs }\n\
+                var m: {str: int} = {};\n\
+                fn g() { m[\"a\"] = 1; }");
+    let b = function(&c, "f");
+    let (xs, i) = (local_named(b, "xs"), local_named(b, "i"));
+    let (stmts, _) = block(&b.body);
+    let H::AssignLocal { local, value } = &stmt_expr(&stmts[1]).kind else { panic!("{:?}", stmts[1]) };
+    assert_eq!(*local, xs);
+    let H::Builtin { op: Builtin::Set, args } = &value.kind else { panic!("{value:?}") };
+    assert_eq!(args.iter().map(|a| a.kind.clone()).collect::<Vec<_>>(), vec![H::Local(xs), H::Local(i), H::Int(5)]);
+    assert_eq!(value.ty, Ty::vec(Ty::Int));
+
+    let g = function(&c, "g");
+    let (stmts, _) = block(&g.body);
+    let H::AssignGlobal { name, value } = &stmt_expr(&stmts[0]).kind else { panic!("{:?}", stmts[0]) };
+    assert_eq!(&**name, "m");
+    let H::Builtin { op: Builtin::Insert, args } = &value.kind else { panic!("{value:?}") };
+    assert_eq!(args[0].kind, H::Global(Arc::from("m")));
+    assert_eq!(args[1].kind, H::Str(Arc::from("a")));
+}
+
+#[test]
+fn compound_index_assignment_evaluates_the_index_once() {
+    let c = ok("fn k() -> int { 0 }\nfn f() -> [int] { var xs = [1]; xs[k()] += 1; xs }");
+    let b = function(&c, "f");
+    let (stmts, _) = block(&b.body);
+    // { let <index> = k(); xs = set(xs, <index>, xs[<index>] + 1) }
+    let (inner, Some(assign)) = block(stmt_expr(&stmts[1])) else { panic!() };
+    let hir::Stmt::Let { local: tmp, init } = &inner[0] else { panic!("{inner:?}") };
+    assert!(matches!(&init.kind, H::Call { func, .. } if &**func == "k"));
+    let H::AssignLocal { value, .. } = &assign.kind else { panic!("{assign:?}") };
+    let H::Builtin { op: Builtin::Set, args } = &value.kind else { panic!("{value:?}") };
+    assert_eq!(args[1].kind, H::Local(*tmp));
+    let H::Binary(BinOp::Add, cur, _) = &args[2].kind else { panic!("{:?}", args[2]) };
+    assert!(matches!(&cur.kind, H::Index { index, .. } if index.kind == H::Local(*tmp)));
+}
+
+#[test]
+fn nested_index_assignment_rebuilds_each_level() {
+    let c = ok("fn f() -> [[int]] { var g = [[1, 2], [3]]; g[1][0] = 9; g }");
+    let b = function(&c, "f");
+    let (stmts, _) = block(&b.body);
+    let H::AssignLocal { value, .. } = &stmt_expr(&stmts[1]).kind else { panic!() };
+    // g = set(g, 1, set(g[1], 0, 9))
+    let H::Builtin { op: Builtin::Set, args } = &value.kind else { panic!("{value:?}") };
+    assert_eq!(args[1].kind, H::Int(1));
+    let H::Builtin { op: Builtin::Set, args: inner } = &args[2].kind else { panic!("{:?}", args[2]) };
+    assert!(matches!(inner[0].kind, H::Index { .. }));
+    assert_eq!(inner[2].kind, H::Int(9));
+}
+
+#[test]
+fn closures_record_captures_in_first_use_order() {
+    let c = ok("fn apply(f: fn(int) -> int, x: int) -> int { f(x) }\n\
+                fn g() -> int {\n\
+                    let k = 10;\n\
+                    var n = 0;\n\
+                    let unused = 3;\n\
+                    apply(|x| apply(|y| { n += 1; y + k }, x), 1)\n\
+                }");
+    let b = function(&c, "g");
+    let (k, n, unused) = (local_named(b, "k"), local_named(b, "n"), local_named(b, "unused"));
+    let cs = closures(&b.body);
+    assert_eq!(cs.len(), 2);
+    // The middle closure hands `n` and `k` on to the inner one.
+    assert_eq!(cs[0].captures, vec![n, k]);
+    assert_eq!(cs[1].captures, vec![n, k]);
+    assert!(b.local(k).captured && b.local(n).captured);
+    assert!(!b.local(unused).captured);
+    let x = local_named(b, "x");
+    assert!(!b.local(x).captured, "x is only used by its own closure");
+    assert_eq!(cs[0].params, vec![x]);
+    assert_eq!(cs[0].ret, Ty::Int);
+}
+
+#[test]
+fn closure_params_of_enclosing_closures_are_captured() {
+    let c = ok("fn apply(f: fn(int) -> int, x: int) -> int { f(x) }\n\
+                fn g() -> int { apply(|x| apply(|y| x + y, 1), 2) }");
+    let b = function(&c, "g");
+    let x = local_named(b, "x");
+    let cs = closures(&b.body);
+    assert_eq!(cs[0].captures, Vec::<hir::LocalId>::new());
+    assert_eq!(cs[1].captures, vec![x]);
+    assert!(b.local(x).captured);
+}
+
+#[test]
+fn fn_arguments_are_fnrefs_locals_or_closures() {
+    let c = ok("fn apply(f: fn(int) -> int, x: int) -> int { f(x) }\n\
+                fn double(x: int) -> int { x * 2 }\n\
+                fn pass(f: fn(int) -> int) -> int { apply(f, 1) + apply(double, 2) }");
+    let b = function(&c, "pass");
+    let f = local_named(b, "f");
+    let (_, Some(tail)) = block(&b.body) else { panic!() };
+    let H::Binary(_, l, r) = &tail.kind else { panic!("{tail:?}") };
+    let H::Call { args, latest: false, .. } = &l.kind else { panic!("{l:?}") };
+    assert_eq!(args[0].kind, H::Local(f));
+    let H::Call { args, .. } = &r.kind else { panic!("{r:?}") };
+    assert_eq!(args[0].kind, H::FnRef(Arc::from("double")));
+    let apply = function(&c, "apply");
+    let (_, Some(tail)) = block(&apply.body) else { panic!() };
+    assert!(matches!(&tail.kind, H::CallLocal { local, .. } if *local == hir::LocalId(0)));
+}
+
+#[test]
+fn record_literals_fill_defaults_in_declaration_order() {
+    let c = ok("type Account { id: int, owner: str, balance: int = 7 * 6 }\n\
+                let a = Account { owner: \"ann\", id: 1 };\n\
+                let b = Account { id: 2, ..a };");
+    let a = &c.globals[0];
+    assert_eq!(&*a.init.name, "<init a>");
+    let H::Record { ty, fields } = &a.init.body.kind else { panic!("{:?}", a.init.body) };
+    assert_eq!(&*ty.name, "Account");
+    assert_eq!(ty.version, 1);
+    assert_eq!(fields[0].kind, H::Int(1));
+    assert_eq!(fields[1].kind, H::Str(Arc::from("ann")));
+    assert!(matches!(fields[2].kind, H::Binary(BinOp::Mul, ..)));
+    let H::RecordUpdate { fields, base, .. } = &c.globals[1].init.body.kind else { panic!() };
+    assert_eq!(fields.len(), 1);
+    assert_eq!(fields[0].0, 0);
+    assert_eq!(base.kind, H::Global(Arc::from("a")));
+    let info = &c.types[0];
+    assert!(info.fields()[2].default.is_some());
+}
+
+#[test]
+fn loops_patterns_and_thunks() {
+    let c = ok("enum Shape { Circle(float), Rect(float, float) }\n\
+                fn area(s: Shape) -> float { match s { Shape::Circle(r) => r * r, Shape::Rect(w, _) => w } }\n\
+                fn sum(xs: [int]) -> int { var t = 0; for x in xs { t += x; } for i in 0..3 { t += i; } t }\n\
+                let n = 3;\n\
+                sum([n]) + 1");
+    let area = function(&c, "area");
+    let r = local_named(area, "r");
+    assert!(area.local(r).pattern_bound && !area.local(r).mutable);
+    assert_eq!(area.local(r).ty, Ty::Float);
+    let (_, Some(m)) = block(&area.body) else { panic!() };
+    let H::Match { arms, .. } = &m.kind else { panic!("{m:?}") };
+    assert_eq!(arms[1].pat, Pat::Variant { tag: 1, args: vec![Pat::Bind(local_named(area, "w")), Pat::Wild] });
+
+    let sum = function(&c, "sum");
+    let (stmts, _) = block(&sum.body);
+    assert!(matches!(stmt_expr(&stmts[1]).kind, H::ForVec { .. }));
+    assert!(matches!(stmt_expr(&stmts[2]).kind, H::ForRange { .. }));
+
+    assert_eq!(c.globals[0].sig, GlobalSig { ty: Ty::Int, mutable: false });
+    let e = &c.exprs[0].body;
+    assert_eq!(&*e.name, "<expr>");
+    assert_eq!(e.ret, Ty::Int);
+    assert!(e.params.is_empty());
+    assert_eq!(c.exprs[0].item, 4);
+}
+
+#[test]
+fn empty_literals_take_their_type_from_context() {
+    let c = ok("fn f(xs: [int]) -> bool { xs == [] }\n\
+                fn g() -> [str] { let a: [str] = []; push([], \"x\") }\n\
+                fn h() -> {str: [int]} { insert({}, \"k\", []) }\n\
+                var names: [str] = [];\n\
+                [[], [1]]");
+    assert_eq!(c.exprs[0].body.ret, Ty::vec(Ty::vec(Ty::Int)));
+}
+
+#[test]
+fn map_infers_its_result_from_the_function() {
+    let c = ok("fn name(x: int) -> str { str(x) }\n\
+                let a = map([1, 2], |x| str(x));\n\
+                let b = map([1, 2], name);\n\
+                let c = fold([1, 2], 0.0, |acc, x| acc + float(x));");
+    assert_eq!(c.globals[0].sig.ty, Ty::vec(Ty::Str));
+    assert_eq!(c.globals[1].sig.ty, Ty::vec(Ty::Str));
+    assert_eq!(c.globals[2].sig.ty, Ty::Float);
+}
+
+#[test]
+fn latest_and_spawn() {
+    let c = ok("fn f() -> int { 1 }\nfn step(n: int) -> int { n + 1 }\n\
+                fn g() -> int { latest f() + spawn loop step(0) + spawn f() }");
+    let b = function(&c, "g");
+    let (_, Some(t)) = block(&b.body) else { panic!() };
+    let H::Binary(_, l, r) = &t.kind else { panic!() };
+    let H::Binary(_, ll, lr) = &l.kind else { panic!() };
+    assert!(matches!(&ll.kind, H::Call { latest: true, .. }));
+    assert!(matches!(&lr.kind, H::Spawn { is_loop: true, .. }));
+    assert!(matches!(&r.kind, H::Spawn { is_loop: false, .. }));
+    assert_eq!(r.ty, Ty::Int);
+}
+
+#[test]
+fn diverging_blocks_fit_any_type() {
+    ok("fn f(x: int) -> int { if x > 0 { return 1; } else { return 2; } }\n\
+        fn g(x: int) -> str { match x { 0 => \"zero\", _ => return \"other\" } }\n\
+        fn h() -> int { while true { break; } 0 }");
+}
+
+#[test]
+fn redefined_types_get_the_next_version() {
+    let mut env = MapEnv::default();
+    env.commit(&run_in("type P { x: int }", &env).unwrap());
+    let c = run_in("type P { x: int, y: int = 0 }\nlet p = P { x: 1 };", &env).unwrap();
+    assert_eq!(c.types[0].named.version, 2);
+    assert_eq!(c.globals[0].sig.ty, Ty::Named(c.types[0].named.clone()));
+}
+
+#[test]
+fn definitions_may_refer_to_each_other_in_any_order() {
+    ok("let t = make(2);\n\
+        fn make(n: int) -> Tree { if n == 0 { Tree::Leaf } else { Tree::Node(make(n - 1), n, make(n - 1)) } }\n\
+        enum Tree { Leaf, Node(Tree, int, Tree) }\n\
+        type A { b: [B] }\n\
+        type B { a: [A] }");
+}
+
+#[test]
+fn source_is_kept_in_every_body() {
+    let src = "fn f() -> int { 1 }\nlet g = 2;\nf()";
+    let c = ok(src);
+    assert_eq!(&*c.fns[0].body.source, src);
+    assert_eq!(&*c.globals[0].init.source, src);
+    assert_eq!(&*c.exprs[0].body.source, src);
+}
+
+// ----- error messages -----
+
+#[test]
+fn unknown_name_suggests_a_close_one() {
+    let src = "fn f(count: int) -> int { cont + 1 }";
+    let d = one_err(src);
+    assert_eq!(d.message, "unknown name `cont`");
+    assert_eq!(spanned(src, &d), "cont");
+    assert_eq!(d.hints, vec!["did you mean `count`?".to_string()]);
+    let d = one_err("fn f() -> int { lenn(\"a\") }");
+    assert_eq!(d.hints, vec!["did you mean `len`?".to_string()]);
+    let d = one_err("fn f(p: Pont) {}\ntype Point { x: int }");
+    assert_eq!(d.message, "unknown name `Pont`");
+    assert_eq!(d.hints, vec!["did you mean `Point`?".to_string()]);
+    let d = one_err("type P { x: int }\nfn f(p: P) -> int { p.y }");
+    assert_eq!(d.message, "unknown name: `P` has no field `y`");
+}
+
+#[test]
+fn type_mismatch_names_both_types() {
+    let src = "fn f() -> int { \"text\" }";
+    let d = one_err(src);
+    assert_eq!(d.message, "type mismatch: expected `int`, found `str`");
+    assert_eq!(spanned(src, &d), "\"text\"");
+    let d = one_err("fn f(x: float) -> float { x + 1 }");
+    assert_eq!(d.message, "type mismatch: `+` needs two values of the same type, found `float` and `int`");
+    assert!(d.hints[0].contains("float(...)"), "{:?}", d.hints);
+    let d = one_err("fn f(x: int) -> int { x; }");
+    assert_eq!(d.message, "type mismatch: expected `int`, found `()`");
+    assert_eq!(d.hints, vec!["remove the `;` after the last expression to make it the block's value".to_string()]);
+    let d = one_err("fn f(x: int) -> str { if x > 0 { \"a\" } else { 1 } }");
+    assert_eq!(d.message, "type mismatch: expected `str`, found `int`");
+    let d = one_err("fn f() { if 1 { } }");
+    assert_eq!(d.message, "type mismatch: expected `bool`, found `int`");
+}
+
+#[test]
+fn empty_literals_without_context_ask_for_an_annotation() {
+    let src = "fn f() -> int { let xs = []; 1 }";
+    let d = one_err(src);
+    assert_eq!(d.message, "type mismatch: cannot infer the type of an empty literal");
+    assert_eq!(spanned(src, &d), "[]");
+    assert!(d.hints[0].starts_with("add a type annotation"), "{:?}", d.hints);
+    let d = one_err("var m = {};");
+    assert_eq!(d.message, "type mismatch: cannot infer the type of an empty literal");
+}
+
+#[test]
+fn wrong_number_of_arguments_names_the_function() {
+    let src = "fn add(a: int, b: int) -> int { a + b }\nlet x = add(1);";
+    let d = one_err(src);
+    assert_eq!(d.message, "wrong number of arguments: `add` takes 2, got 1");
+    assert_eq!(spanned(src, &d), "add(1)");
+    assert_eq!(d.hints, vec!["`add` is `fn add(a: int, b: int) -> int`".to_string()]);
+    assert_eq!(one_err("let x = len();").message, "wrong number of arguments: `len` takes 1, got 0");
+    assert_eq!(
+        one_err("enum S { C(float) }\nlet s = S::C(1.0, 2.0);").message,
+        "wrong number of arguments: `S::C` takes 1, got 2"
+    );
+}
+
+#[test]
+fn not_exhaustive_names_the_missing_variants() {
+    let src = "enum Color { Red, Green, Blue }\nfn name(c: Color) -> str { match c { Color::Red => \"r\" } }";
+    let d = one_err(src);
+    assert_eq!(d.message, "not exhaustive: `Color::Green` and `Color::Blue` are not covered");
+    assert_eq!(spanned(src, &d), "c");
+    let d = one_err("fn f(n: int) -> str { match n { 0 => \"zero\", 1 => \"one\" } }");
+    assert_eq!(d.message, "not exhaustive: a match on `int` needs a `_` arm");
+    let d = one_err("enum T { Leaf, Node(T, int, T) }\nfn f(t: T) -> int { match t { T::Leaf => 0, T::Node(T::Leaf, x, _) => x } }");
+    assert_eq!(d.message, "not exhaustive: `T::Node(T::Node(_, _, _), _, _)` is not covered");
+    let d = one_err("fn f(b: bool) -> int { match b { true => 1 } }");
+    assert_eq!(d.message, "not exhaustive: `false` not covered");
+    ok("enum T { Leaf, Node(T, int, T) }\nfn f(t: T, b: bool) -> int { let a = match t { T::Leaf => 0, T::Node(T::Leaf, x, _) => x, T::Node(T::Node(_, _, _), _, _) => 1 }; a + match b { true => 1, false => 0 } }");
+}
+
+#[test]
+fn second_class_errors_say_so() {
+    let cases = [
+        ("fn inc(x: int) -> int { x + 1 }\nfn f() -> int { let g = inc; 1 }", "second-class: the function `inc` cannot be used as a value", "inc"),
+        ("fn f() -> int { let g = |x: int| x + 1; 1 }", "second-class: a closure can only be passed as an argument for an `fn(...)` parameter", "|x: int| x + 1"),
+        ("type Handler { run: fn(int) -> int }", "second-class: a record field cannot hold a function", "fn(int) -> int"),
+        ("fn inc(x: int) -> int { x + 1 }\nfn pick() -> fn(int) -> int { inc }", "second-class: functions cannot be returned", "fn(int) -> int"),
+        ("fn inc(x: int) -> int { x + 1 }\nfn f() -> int { let fs = [inc]; 1 }", "second-class: the function `inc` cannot be used as a value", "inc"),
+        ("fn f(g: fn(int) -> int) -> bool { g == g }", "second-class: the function parameter `g` can only be called or passed on as an argument", "g"),
+        ("fn f() -> [str] { map([1], str) }", "second-class: the builtin `str` cannot be passed as a function", "str"),
+        ("enum E { A(fn() -> int) }", "second-class: an enum variant cannot hold a function", "fn() -> int"),
+        ("var g: [fn(int) -> int] = [];", "second-class: vectors and maps cannot hold functions", "fn(int) -> int"),
+    ];
+    for (src, msg, at) in cases {
+        let d = errs(src);
+        assert_eq!(d[0].message, msg, "{src}");
+        assert_eq!(spanned(src, &d[0]), at, "{src}");
+    }
+    let d = one_err("fn f() -> [str] { map([1], str) }");
+    assert_eq!(d.hints, vec!["wrap it in a closure like `|x| str(x)`".to_string()]);
+}
+
+#[test]
+fn not_assignable_explains_what_to_do() {
+    let src = "fn f() -> int { let x = 1; x = 2; x }";
+    let d = one_err(src);
+    assert_eq!(d.message, "not assignable: `x` is declared with `let`");
+    assert_eq!(spanned(src, &d), "x");
+    assert_eq!(d.hints, vec!["declare it with `var x = ...` to assign it".to_string()]);
+    let d = one_err("type P { x: int }\nfn f(p: P) -> P { var q = p; q.x = 1; q }");
+    assert_eq!(d.message, "not assignable: record fields cannot be assigned (`.x`)");
+    assert_eq!(d.hints, vec!["records are immutable values; write `q = P { x: ..., ..q }`".to_string()]);
+    assert_eq!(one_err("fn f(n: int) { n = 1; }").message, "not assignable: `n` is a parameter");
+    assert_eq!(one_err("let g = 1;\nfn f() { g += 1; }").message, "not assignable: `g` is a global `let`");
+    assert_eq!(one_err("fn f(xs: [int]) { xs[0] = 1; }").message, "not assignable: `xs` is a parameter");
+}
+
+#[test]
+fn missing_fields_are_named() {
+    let d = one_err("type Account { id: int, owner: str, balance: int = 0 }\nlet a = Account { id: 1 };");
+    assert_eq!(d.message, "type mismatch: missing field `owner` in `Account`");
+}
+
+#[test]
+fn reserved_and_duplicate_names() {
+    assert_eq!(one_err("type len { x: int }").message, "reserved name: `len` is a builtin and cannot be redefined");
+    assert_eq!(one_err("fn int(x: float) -> int { 0 }").message, "reserved name: `int` is a builtin and cannot be redefined");
+    assert_eq!(one_err("fn f() {}\nfn f() {}").message, "reserved name: `f` is defined twice in this input");
+    // A user function may shadow a builtin function (see builtins.rs).
+    ok("fn insert(x: int) -> int { x }\nlet y = insert(1);");
+}
+
+#[test]
+fn misplaced_control_flow_is_a_syntax_error() {
+    assert_eq!(one_err("fn f() { break; }").message, "syntax error: `break` outside a loop");
+    assert_eq!(one_err("return 1;").message, "syntax error: `return` outside a function (in a top-level expression)");
+    let d = one_err("fn f(xs: [int]) { for x in xs { each(xs, |y| { continue; }); } }");
+    assert_eq!(d.message, "syntax error: `continue` outside a loop");
+}
+
+#[test]
+fn later_items_are_not_supported_yet() {
+    let d = one_err("type T { a: int }\nmigrate T(old) { T { a: old.a } }");
+    assert_eq!(d.message, "`migrate` items are not supported yet");
+}
+
+#[test]
+fn all_errors_are_reported_in_order() {
+    let src = "fn f() -> int { nope }\nfn g() -> str { 1 }\nlet h = missing;";
+    let d = errs(src);
+    let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(msgs, vec!["unknown name `nope`", "type mismatch: expected `str`, found `int`", "unknown name `missing`"]);
+}
+
+#[test]
+fn one_mistake_gives_one_message() {
+    // An unknown name's uses do not cascade into type errors.
+    assert_eq!(errs("fn f() -> int { let x = nope; x + 1 + len(x) }").len(), 1);
+    assert_eq!(errs("fn f() -> int { nope(1) + 2 }").len(), 1);
+    assert_eq!(errs("fn f(p: Nope) -> int { p.x + 1 }").len(), 1);
+    assert_eq!(errs("fn f() -> int { [1, \"a\"][0] + 1 }").len(), 1);
+}
+
+// ----- robustness -----
+
+fn check_never_panics(src: &str) {
+    let (prog, _) = parse(src);
+    let source: Arc<str> = Arc::from(src);
+    let _ = check_transaction(&prog, &source, &EmptyEnv);
+}
+
+#[test]
+fn deep_nesting_is_refused_not_overflowed() {
+    let long_sum = format!("let x = {};", vec!["1"; 1000].join(" + "));
+    let deep_parens = format!("let x = {}1{};", "(".repeat(250), ")".repeat(250));
+    let deep_blocks = format!("fn f() -> int {{ {}1{} }}", "{ ".repeat(250), " }".repeat(250));
+    let deep_ifs = format!("fn f(c: bool) -> int {{ {}1{} }}", "if c { ".repeat(250), " } else { 0 }".repeat(250));
+    let deep_vecs = format!("let x = {}1{};", "[".repeat(250), "]".repeat(250));
+    let inputs = [long_sum.clone(), deep_parens, deep_blocks, deep_ifs, deep_vecs];
+    // Run on a thread with the default test stack, as the REPL's workers would.
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || inputs.iter().for_each(|s| check_never_panics(s)))
+        .unwrap()
+        .join()
+        .unwrap();
+    ok(&long_sum);
+}
+
+fn sources() -> &'static Vec<String> {
+    static SOURCES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SOURCES.get_or_init(|| {
+        let mut out = Vec::new();
+        for dir in ["lang", "errors"] {
+            for f in conformance_files(dir, "strata") {
+                out.push(std::fs::read_to_string(f).unwrap());
+            }
+        }
+        for dir in ["worlds", "types", "state", "tasks", "overlays"] {
+            for f in conformance_files(dir, "repl") {
+                out.extend(repl_inputs(&std::fs::read_to_string(f).unwrap()).into_iter().map(|(i, _)| i));
+            }
+        }
+        assert!(!out.is_empty());
+        out
+    })
+}
+
+/// Deletes, duplicates or inserts text on char boundaries.
+fn mutate(src: &str, op: u8, a: usize, b: usize, insert: &str) -> String {
+    let bounds: Vec<usize> = (0..=src.len()).filter(|&i| src.is_char_boundary(i)).collect();
+    let x = bounds[a % bounds.len()];
+    let y = bounds[b % bounds.len()];
+    let (lo, hi) = (x.min(y), x.max(y));
+    match op % 3 {
+        0 => format!("{}{}", &src[..lo], &src[hi..]),
+        1 => format!("{}{}{}", &src[..hi], &src[lo..hi], &src[hi..]),
+        _ => format!("{}{}{}", &src[..lo], insert, &src[lo..]),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_conformance_never_panics(
+        pick in any::<prop::sample::Index>(),
+        edits in prop::collection::vec((any::<u8>(), any::<usize>(), any::<usize>(), "[{}()\\[\\]|;,:\"=a-z0-9 +.<>_-]{0,8}|return|break|let x = |var y: |fn g\\(|match x \\{ _ => 1 \\}|\\[\\]|\\{\\}|\\|x\\| x"), 1..4),
+    ) {
+        let sources = sources();
+        let mut src = sources[pick.index(sources.len())].clone();
+        for (op, a, b, insert) in &edits {
+            src = mutate(&src, *op, *a, *b, insert);
+        }
+        check_never_panics(&src);
+    }
+}
