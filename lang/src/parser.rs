@@ -22,8 +22,9 @@ pub fn parse(src: &str) -> (Program, Vec<Diagnostic>) {
     // The lexer's error already explains a bad token, and an open string why
     // the input ended early.
     let end = src.len() as u32;
-    let explained =
-        |d: &Diagnostic| diagnostics.iter().any(|l| l.span.start == d.span.start) || (lexed.unterminated_string && d.span.start == end);
+    let explained = |d: &Diagnostic| {
+        diagnostics.iter().any(|l| l.span.start == d.span.start) || (lexed.unterminated_string && d.span.start == end)
+    };
     let parser_diagnostics: Vec<Diagnostic> = parser.diagnostics.into_iter().filter(|d| !explained(d)).collect();
     diagnostics.extend(parser_diagnostics);
     diagnostics.sort_by_key(|d| d.span.start);
@@ -41,11 +42,9 @@ pub fn is_incomplete(src: &str) -> bool {
     for token in &lexed.tokens {
         match token.kind {
             TokenKind::LParen | TokenKind::LBracket | TokenKind::LBrace => open.push(closer(&token.kind)),
-            TokenKind::RParen | TokenKind::RBracket | TokenKind::RBrace => {
-                // A stray closer can never be completed: submit it for its error.
-                if open.pop() != Some(token.kind.clone()) {
-                    return false;
-                }
+            // A stray closer can never be completed: submit it for its error.
+            TokenKind::RParen | TokenKind::RBracket | TokenKind::RBrace if open.pop().as_ref() != Some(&token.kind) => {
+                return false;
             }
             _ => {}
         }
@@ -108,7 +107,11 @@ fn assign_op(kind: &TokenKind) -> Option<AssignOp> {
 fn is_block_like(kind: &ExprKind) -> bool {
     matches!(
         kind,
-        ExprKind::If { .. } | ExprKind::While { .. } | ExprKind::For { .. } | ExprKind::Match { .. } | ExprKind::Block(_)
+        ExprKind::If { .. }
+            | ExprKind::While { .. }
+            | ExprKind::For { .. }
+            | ExprKind::Match { .. }
+            | ExprKind::Block(_)
     )
 }
 
@@ -225,11 +228,7 @@ impl<'s> Parser<'s> {
     }
 
     fn expect(&mut self, kind: &TokenKind) -> PResult<Span> {
-        if self.at(kind) {
-            Ok(self.bump())
-        } else {
-            Err(self.expected(&format!("`{}`", kind.text().unwrap_or("?"))))
-        }
+        if self.at(kind) { Ok(self.bump()) } else { Err(self.expected(&format!("`{}`", kind.text().unwrap_or("?")))) }
     }
 
     /// Starts an item at top level or in an experiment; `let`/`var` are left
@@ -441,11 +440,7 @@ impl<'s> Parser<'s> {
 
     /// The `;` after a top-level item, optional at the very end of the input.
     fn item_end(&mut self) -> PResult<()> {
-        if self.eat(&TokenKind::Semi) || self.at(&TokenKind::Eof) {
-            Ok(())
-        } else {
-            Err(self.expected("`;`"))
-        }
+        if self.eat(&TokenKind::Semi) || self.at(&TokenKind::Eof) { Ok(()) } else { Err(self.expected("`;`")) }
     }
 
     fn ident(&mut self, what: &str) -> PResult<Ident> {
@@ -1009,10 +1004,17 @@ impl<'s> Parser<'s> {
         let is_loop = !latest && self.eat(&TokenKind::Loop);
         let call = Box::new(self.unary()?);
         if !matches!(call.kind, ExprKind::Call { .. }) {
-            let keyword = if latest { "latest" } else if is_loop { "spawn loop" } else { "spawn" };
-            let diagnostic = Diagnostic::new(format!("syntax error: `{keyword}` must be followed by a call"), call.span)
-                .with_label("not a call")
-                .with_hint(format!("write `{keyword} f(args)`"));
+            let keyword = if latest {
+                "latest"
+            } else if is_loop {
+                "spawn loop"
+            } else {
+                "spawn"
+            };
+            let diagnostic =
+                Diagnostic::new(format!("syntax error: `{keyword}` must be followed by a call"), call.span)
+                    .with_label("not a call")
+                    .with_hint(format!("write `{keyword} f(args)`"));
             self.error(diagnostic);
         }
         let kind = if latest { ExprKind::Latest(call) } else { ExprKind::Spawn { is_loop, call } };
@@ -1214,7 +1216,11 @@ impl<'s> Parser<'s> {
                     return Ok(PatternKind::Bind(name));
                 }
                 let variant = self.ident("a variant name")?;
-                let args = if self.eat(&TokenKind::LParen) { self.list(TokenKind::RParen, Self::pattern)? } else { Vec::new() };
+                let args = if self.eat(&TokenKind::LParen) {
+                    self.list(TokenKind::RParen, Self::pattern)?
+                } else {
+                    Vec::new()
+                };
                 PatternKind::Variant { enum_name: name, variant, args }
             }
             _ => return Err(self.expected("a pattern")),

@@ -174,7 +174,9 @@ fn types() {
     let program = parse_ok("fn f(a: fn(int, str) -> [int], b: {str: float}, c: fn(), d: ()) -> fn(int) -> int { a }");
     let Item::Fn(f) = &program.items[0] else { panic!() };
     let kinds: Vec<&TypeExprKind> = f.params.iter().map(|p| &p.ty.kind).collect();
-    assert!(matches!(kinds[0], TypeExprKind::Fn(args, Some(r)) if args.len() == 2 && matches!(r.kind, TypeExprKind::Vec(_))));
+    assert!(
+        matches!(kinds[0], TypeExprKind::Fn(args, Some(r)) if args.len() == 2 && matches!(r.kind, TypeExprKind::Vec(_)))
+    );
     assert!(matches!(kinds[1], TypeExprKind::Map(..)));
     assert!(matches!(kinds[2], TypeExprKind::Fn(args, None) if args.is_empty()));
     assert!(matches!(kinds[3], TypeExprKind::Unit));
@@ -268,12 +270,14 @@ fn statements_and_tails() {
 
 #[test]
 fn for_loops_and_patterns() {
-    let Expr { kind: ExprKind::For { iter: ForIter::Range(a, b), .. }, .. } = expr("for i in 0..len(w) { }") else { panic!() };
+    let Expr { kind: ExprKind::For { iter: ForIter::Range(a, b), .. }, .. } = expr("for i in 0..len(w) { }") else {
+        panic!()
+    };
     assert_eq!((show(&a), show(&b)), ("0".into(), "len(w)".into()));
     assert!(matches!(expr("for x in xs { }").kind, ExprKind::For { iter: ForIter::Expr(_), .. }));
-    let Expr { kind: ExprKind::Match { arms, .. }, .. } =
-        expr(r#"match v { _ => 0, x => 1, -1 => 2, "s" => 3, true => 4, E::A => 5, E::B(a, _, E::C) => { 6 } E::D => {}, }"#)
-    else {
+    let Expr { kind: ExprKind::Match { arms, .. }, .. } = expr(
+        r#"match v { _ => 0, x => 1, -1 => 2, "s" => 3, true => 4, E::A => 5, E::B(a, _, E::C) => { 6 } E::D => {}, }"#,
+    ) else {
         panic!()
     };
     let pats: Vec<&PatternKind> = arms.iter().map(|a| &a.pat.kind).collect();

@@ -36,6 +36,15 @@ fn probe() {
         ("vecs250", format!("let x = {}1{};", "[".repeat(250), "]".repeat(250))),
         ("field1000", format!("let x = p{};", ".a".repeat(1000))),
         ("calls250", format!("let x = {}1{};", "abs(".repeat(250), ")".repeat(250))),
+        ("push250", format!("let x = {}1{};", "push([1], ".repeat(250), ")".repeat(250))),
+        ("ufn250", format!("fn f(x: int) -> int {{ x }}\nlet x = {}1{};", "f(".repeat(250), ")".repeat(250))),
+        ("elseif1000", format!("fn f(c: bool) -> int {{ {}{{ 1 }} }}", "if c { 1 } else ".repeat(1000))),
+        ("callchain1000", format!("let x = f{};", "(1)".repeat(1000))),
+        ("idx1000", format!("let x = p{};", "[0]".repeat(1000))),
+        ("closures250", format!("fn ap(f: fn(int) -> int, x: int) -> int {{ f(x) }}\nlet x = {}1{};", "ap(|x| ".repeat(250), ", 1)".repeat(250))),
+        ("match250", format!("let x = {}1{};", "match 1 { _ => ".repeat(250), " }".repeat(250))),
+        ("neg250", format!("let x = {}1;", "-".repeat(250))),
+        ("rec250", format!("type P {{ a: int }}\nlet x = {}1{};", "P { a: ".repeat(250), " }.a".repeat(250))),
     ] {
         eprintln!("{name}: {} KiB", need(&src) / 1024);
     }

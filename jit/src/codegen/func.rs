@@ -102,6 +102,10 @@ pub(super) struct FnCx<'a, 'r, 'f> {
     frame_id: u32,
     line_starts: Vec<u32>,
     func_refs: HashMap<FuncId, FuncRef>,
+    /// The global function being compiled (closures inside it included):
+    /// its calls to itself are direct, since an activation of `f` in world W
+    /// always resolves `f` to this very code.
+    self_fn: Option<(std::sync::Arc<str>, FuncId)>,
 }
 
 /// Compiles `body` (and every closure literal inside it) into function `id`.
@@ -112,7 +116,8 @@ pub(crate) fn compile_body(unit: &mut UnitCx, body: &Body, id: FuncId, abi: Abi)
         Abi::Entry => entry_signature(unit.call_conv),
     };
     let frame_name = body.name.to_string();
-    compile_one(unit, body, id, abi, sig, &body.params, &body.ret, &body.body, &[], &frame_name)?;
+    let self_fn = (abi == Abi::Function).then(|| (body.name.clone(), id));
+    compile_one(unit, body, id, abi, sig, &body.params, &body.ret, &body.body, &[], &frame_name, &self_fn)?;
     while let Some(p) = unit.pending.pop() {
         let params: Vec<Ty> = p.closure.params.iter().map(|&l| body.local(l).ty.clone()).collect();
         let sig = function_signature(&params, &p.closure.ret, unit.call_conv);
@@ -128,6 +133,7 @@ pub(crate) fn compile_body(unit: &mut UnitCx, body: &Body, id: FuncId, abi: Abi)
             &p.closure.body,
             &p.closure.captures,
             &name,
+            &self_fn,
         )?;
     }
     Ok(())
@@ -145,6 +151,7 @@ fn compile_one(
     expr: &hir::Expr,
     captures: &[LocalId],
     frame_name: &str,
+    self_fn: &Option<(std::sync::Arc<str>, FuncId)>,
 ) -> R<()> {
     let mut ctx = unit.module.make_context();
     ctx.func.signature = sig;
@@ -175,11 +182,15 @@ fn compile_one(
             frame_id,
             line_starts,
             func_refs: HashMap::new(),
+            self_fn: self_fn.clone(),
         };
         f.emit(params, expr, captures)?;
         f.b.seal_all_blocks();
         let config = f.unit.module.target_config();
         f.b.finalize(config);
+    }
+    if std::env::var_os("STRATA_DUMP_CLIF").is_some() {
+        eprintln!("; {frame_name}\n{}", ctx.func.display());
     }
     unit.module.define_function(id, &mut ctx).map_err(|e| CodegenError(format!("compiling {frame_name}: {e:?}")))
 }
@@ -882,6 +893,14 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         for a in args {
             cvs.push(self.expr(a)?);
         }
+        let null = self.iconst(types::I64, 0);
+        let mut call_args = vec![self.ctx, null];
+        call_args.extend(self.arg_values(&cvs));
+        if let Some((_, id)) = self.self_fn.clone().filter(|(name, _)| &**name == func) {
+            let fref = self.func_ref(id);
+            let inst = self.b.ins().call(fref, &call_args);
+            return self.finish_call(inst, cvs, ret, span);
+        }
         let slot = self.unit.resolver.fn_slot(func);
         let table = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), self.ctx, CTX_TABLE);
         let code =
@@ -889,9 +908,6 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let params: Vec<Ty> = sig.params.iter().map(|(_, t)| t.clone()).collect();
         let csig = function_signature(&params, &sig.ret, self.unit.call_conv);
         let sigref = self.b.import_signature(csig);
-        let null = self.iconst(types::I64, 0);
-        let mut call_args = vec![self.ctx, null];
-        call_args.extend(self.arg_values(&cvs));
         let inst = self.b.ins().call_indirect(sigref, code, &call_args);
         self.finish_call(inst, cvs, ret, span)
     }

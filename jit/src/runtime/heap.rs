@@ -134,26 +134,36 @@ pub unsafe fn free(p: *mut Header) {
         }
         st.active.set(true);
         let _active = Active(st);
+        // Record/enum children go straight onto this local stack; only
+        // `HeapRef`s dropped inside strings, vectors and maps take the
+        // thread-local worklist.
+        let mut pending: Vec<*mut Header> = Vec::new();
         // SAFETY: the caller's contract; children reach here through `dec`.
-        unsafe { destroy(p) };
+        unsafe { destroy(p, &mut pending) };
         loop {
-            let next = st.worklist.borrow_mut().pop();
+            let next = pending.pop().or_else(|| st.worklist.borrow_mut().pop());
             match next {
                 // SAFETY: only objects whose count reached 0 are pushed.
-                Some(q) => unsafe { destroy(q) },
+                Some(q) => unsafe { destroy(q, &mut pending) },
                 None => break,
             }
         }
     });
     if done.is_err() {
         // The thread is exiting and its worklist is gone: free directly.
+        let mut pending = Vec::new();
         // SAFETY: as above.
-        unsafe { destroy(p) };
+        unsafe { destroy(p, &mut pending) };
+        while let Some(q) = pending.pop() {
+            // SAFETY: as above.
+            unsafe { destroy(q, &mut pending) };
+        }
     }
 }
 
-/// Releases one object; its children are decremented (and queued if they die).
-unsafe fn destroy(p: *mut Header) {
+/// Releases one object; children of records and enums whose count reaches
+/// 0 are pushed onto `pending`, others die through `dec`.
+unsafe fn destroy(p: *mut Header, pending: &mut Vec<*mut Header>) {
     // SAFETY: `p` is a dead object (caller's contract) that we now own.
     unsafe {
         let h = &*p;
@@ -169,8 +179,16 @@ unsafe fn destroy(p: *mut Header) {
                 let n = h.nslots as usize;
                 if let Some(mask) = heap_slots(h.type_key, variant) {
                     for (i, &is_heap) in mask.iter().enumerate().take(n) {
-                        if is_heap {
-                            dec(*slot_ptr(p, i) as *const Header);
+                        if !is_heap {
+                            continue;
+                        }
+                        let child = *slot_ptr(p, i) as *mut Header;
+                        if let Some(c) = child.as_ref()
+                            && c.rc.load(Ordering::Relaxed) < IMMORTAL_THRESHOLD
+                            && c.rc.fetch_sub(1, Ordering::Release) == 1
+                        {
+                            fence(Ordering::Acquire);
+                            pending.push(child);
                         }
                     }
                 }
@@ -209,10 +227,13 @@ pub(crate) unsafe fn slot(p: *const Header, i: usize) -> u64 {
     unsafe { *slot_ptr(p, i) }
 }
 
+/// Slots are left uninitialised: compiled code evaluates every field first
+/// and stores them all right after allocating, before anything can fail or
+/// observe the object (zeroing cost a measurable share of allocation).
 fn alloc_slots(kind: Kind, type_key: u32, tag: u32, nslots: u32, rc: u64) -> *mut Header {
     let layout = slots_layout(nslots);
     // SAFETY: the layout has non-zero size (at least the header).
-    let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut Header;
+    let p = unsafe { std::alloc::alloc(layout) } as *mut Header;
     if p.is_null() {
         std::alloc::handle_alloc_error(layout);
     }
@@ -221,7 +242,7 @@ fn alloc_slots(kind: Kind, type_key: u32, tag: u32, nslots: u32, rc: u64) -> *mu
     p
 }
 
-/// A record with `nslots` zeroed slots for the caller to fill, count 1.
+/// A record with `nslots` uninitialised slots the caller must fill at once, count 1.
 ///
 /// # Safety
 /// Always safe to call; unsafe only because it is part of the JIT ABI.
@@ -233,7 +254,8 @@ pub unsafe extern "C" fn rt_alloc_record(type_key: u32, nslots: u32) -> *mut Hea
     })
 }
 
-/// An enum value of variant `tag` with `nslots` zeroed payload slots, count 1.
+/// An enum value of variant `tag` with `nslots` uninitialised payload slots
+/// the caller must fill at once, count 1.
 ///
 /// # Safety
 /// Always safe to call; unsafe only because it is part of the JIT ABI.

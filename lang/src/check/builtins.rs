@@ -43,174 +43,200 @@ fn arity(b: B) -> usize {
     }
 }
 
+/// The builtins with one fixed signature: parameter and result types.
+fn fixed(b: B) -> Option<(Vec<Ty>, Ty)> {
+    let s = Ty::Str;
+    Some(match b {
+        B::Assert => (vec![Ty::Bool, s], Ty::Unit),
+        B::Sqrt | B::Floor => (vec![Ty::Float], Ty::Float),
+        B::Float => (vec![Ty::Int], Ty::Float),
+        B::Int => (vec![Ty::Float], Ty::Int),
+        B::Contains => (vec![s.clone(), s], Ty::Bool),
+        B::Split => (vec![s.clone(), s.clone()], Ty::vec(s)),
+        B::Join => (vec![Ty::vec(s.clone()), s.clone()], s),
+        B::Trim | B::Upper | B::Lower => (vec![s.clone()], s),
+        B::ParseInt => (vec![s], Ty::Int),
+        B::ParseFloat => (vec![s], Ty::Float),
+        B::Range => (vec![Ty::Int, Ty::Int], Ty::vec(Ty::Int)),
+        B::NowMs | B::TaskId | B::WorldAge | B::LatestWorld => (Vec::new(), Ty::Int),
+        B::StopRequested => (Vec::new(), Ty::Bool),
+        B::Done => (Vec::new(), Ty::Unit),
+        B::Sleep | B::Wait | B::Resume => (vec![Ty::Int], Ty::Unit),
+        B::Define => (vec![s], Ty::Int),
+        _ => return None,
+    })
+}
+
+type Checked = (Vec<hir::Expr>, Ty);
+
 impl BodyCx<'_, '_> {
+    /// A call of a builtin. Each overload shape has its own small function:
+    /// nested calls recurse through here, and debug builds give every
+    /// temporary of a function its own stack slot.
     pub fn builtin(&mut self, b: B, args: &[ast::Expr], span: Span, expected: Option<&Ty>) -> hir::Expr {
-        let name = b.name();
         let want = arity(b);
         if args.len() != want {
-            self.error(diag::err(
-                WRONG_ARGS,
-                format!("`{name}` takes {want}, got {}", args.len()),
-                span,
-                format!("expected {}", diag::count(want, "argument")),
-            ));
-            args.iter().for_each(|a| self.loose(a));
+            self.builtin_arity(b, want, args, span);
             return error_expr(span);
         }
-        let a = args;
-        let (hargs, ty): (Vec<hir::Expr>, Ty) = match b {
-            B::Print | B::Str => {
-                let x = self.expr(&a[0], None);
-                let ty = if b == B::Print { Ty::Unit } else { Ty::Str };
-                (vec![x], ty)
-            }
-            B::Assert => (vec![self.expect(&a[0], &Ty::Bool), self.expect(&a[1], &Ty::Str)], Ty::Unit),
-            B::Abs => {
-                let x = self.expr(&a[0], numeric(expected));
-                let ty = self.require_num(name, &x, a[0].span);
-                (vec![x], ty)
-            }
-            B::Min | B::Max | B::Pow => {
-                let x = self.expr(&a[0], numeric(expected));
-                let ty = self.require_num(name, &x, a[0].span);
-                let y = self.expect(&a[1], &ty);
-                (vec![x, y], ty)
-            }
-            B::Sqrt | B::Floor => (vec![self.expect(&a[0], &Ty::Float)], Ty::Float),
-            B::Float => (vec![self.expect(&a[0], &Ty::Int)], Ty::Float),
-            B::Int => (vec![self.expect(&a[0], &Ty::Float)], Ty::Int),
-            B::Len => {
-                let x = self.expr(&a[0], None);
-                if !matches!(x.ty, Ty::Str | Ty::Vec(_) | Ty::Map(..) | Ty::Error | Ty::Never) {
-                    self.error(diag::err(
-                        MISMATCH,
-                        format!("`len` takes a `str`, a vector or a map, found `{}`", x.ty),
-                        a[0].span,
-                        format!("this is `{}`", x.ty),
-                    ));
-                }
-                (vec![x], Ty::Int)
-            }
-            B::Contains => (vec![self.expect(&a[0], &Ty::Str), self.expect(&a[1], &Ty::Str)], Ty::Bool),
-            B::Split => (vec![self.expect(&a[0], &Ty::Str), self.expect(&a[1], &Ty::Str)], Ty::vec(Ty::Str)),
-            B::Join => (vec![self.expect(&a[0], &Ty::vec(Ty::Str)), self.expect(&a[1], &Ty::Str)], Ty::Str),
-            B::Trim | B::Upper | B::Lower => (vec![self.expect(&a[0], &Ty::Str)], Ty::Str),
-            B::ParseInt => (vec![self.expect(&a[0], &Ty::Str)], Ty::Int),
-            B::ParseFloat => (vec![self.expect(&a[0], &Ty::Str)], Ty::Float),
-            B::Push => {
-                if needs_expected(&a[0]) && vec_of(expected).is_none() {
-                    // `push([], x)`: the element fixes the vector's type.
-                    let v = self.expr(&a[1], None);
-                    let vt = Ty::vec(v.ty.clone());
-                    let xs = self.expect(&a[0], &vt);
-                    (vec![xs, v], vt)
-                } else {
-                    let (xs, t) = self.vec_arg(name, &a[0], vec_of(expected));
-                    let v = self.expect(&a[1], &t);
-                    (vec![xs, v], Ty::vec(t))
-                }
-            }
-            B::Set => {
-                let (xs, t) = self.vec_arg(name, &a[0], vec_of(expected));
-                let i = self.expect(&a[1], &Ty::Int);
-                let v = self.expect(&a[2], &t);
-                (vec![xs, i, v], Ty::vec(t))
-            }
-            B::Pop | B::Reverse => {
-                let (xs, t) = self.vec_arg(name, &a[0], vec_of(expected));
-                (vec![xs], Ty::vec(t))
-            }
-            B::Sort => {
-                let (xs, t) = self.vec_arg(name, &a[0], vec_of(expected));
-                if !matches!(t, Ty::Int | Ty::Float | Ty::Str | Ty::Error | Ty::Never) {
-                    self.error(diag::err(MISMATCH, format!("`sort` sorts ints, floats or strs, found `[{t}]`"), a[0].span, "not sortable"));
-                }
-                (vec![xs], Ty::vec(t))
-            }
-            B::Slice => {
-                let (xs, t) = self.vec_arg(name, &a[0], vec_of(expected));
-                let i = self.expect(&a[1], &Ty::Int);
-                let j = self.expect(&a[2], &Ty::Int);
-                (vec![xs, i, j], Ty::vec(t))
-            }
-            B::Concat => {
-                let (xs, ys) = if needs_expected(&a[0]) && vec_of(expected).is_none() {
-                    let ys = self.expr(&a[1], None);
-                    let xs = self.expr(&a[0], known(&ys.ty));
-                    (xs, ys)
-                } else {
-                    let xs = self.expr(&a[0], expected);
-                    let ys = self.expr(&a[1], known(&xs.ty));
-                    (xs, ys)
-                };
-                let t = self.vec_elem(name, &xs, a[0].span);
-                let u = self.vec_elem(name, &ys, a[1].span);
-                if !u.fits(&t) && !t.fits(&u) {
-                    self.error(diag::mismatch(&Ty::vec(t.clone()), &ys.ty, a[1].span));
-                }
-                let t = if matches!(t, Ty::Never) { u } else { t };
-                (vec![xs, ys], Ty::vec(t))
-            }
-            B::Each => {
-                let (xs, t) = self.vec_arg(name, &a[0], None);
-                let (f, _) = self.fn_arg(&a[1], &[t], None);
-                (vec![xs, f], Ty::Unit)
-            }
-            B::Map => {
-                let (xs, t) = self.vec_arg(name, &a[0], None);
-                let (f, u) = self.fn_arg(&a[1], &[t], elem_of(expected).as_ref());
-                (vec![xs, f], Ty::vec(u))
-            }
-            B::Filter => {
-                let (xs, t) = self.vec_arg(name, &a[0], vec_of(expected));
-                let (f, _) = self.fn_arg(&a[1], &[t.clone()], Some(&Ty::Bool));
-                (vec![xs, f], Ty::vec(t))
-            }
-            B::Fold => {
-                let (xs, t) = self.vec_arg(name, &a[0], None);
-                let init = self.expr(&a[1], expected);
-                let acc = if matches!(init.ty, Ty::Never) { Ty::Error } else { init.ty.clone() };
-                let (f, _) = self.fn_arg(&a[2], &[acc.clone(), t], Some(&acc));
-                (vec![xs, init, f], acc)
-            }
-            B::Range => (vec![self.expect(&a[0], &Ty::Int), self.expect(&a[1], &Ty::Int)], Ty::vec(Ty::Int)),
-            B::Get => {
-                let (m, k, v) = self.map_arg(name, &a[0], None);
-                let kh = self.expect(&a[1], &k);
-                let d = self.expect(&a[2], &v);
-                (vec![m, kh, d], v)
-            }
-            B::Has => {
-                let (m, k, _) = self.map_arg(name, &a[0], None);
-                let kh = self.expect(&a[1], &k);
-                (vec![m, kh], Ty::Bool)
-            }
-            B::Insert => {
-                let (m, k, v) = self.map_arg(name, &a[0], map_of(expected));
-                let kh = self.expect(&a[1], &k);
-                let vh = self.expect(&a[2], &v);
-                (vec![m, kh, vh], Ty::map(k, v))
-            }
-            B::Remove => {
-                let (m, k, v) = self.map_arg(name, &a[0], map_of(expected));
-                let kh = self.expect(&a[1], &k);
-                (vec![m, kh], Ty::map(k, v))
-            }
-            B::Keys => {
-                let (m, k, _) = self.map_arg(name, &a[0], None);
-                (vec![m], Ty::vec(k))
-            }
-            B::Values => {
-                let (m, _, v) = self.map_arg(name, &a[0], None);
-                (vec![m], Ty::vec(v))
-            }
-            B::NowMs | B::TaskId | B::WorldAge | B::LatestWorld => (Vec::new(), Ty::Int),
-            B::StopRequested => (Vec::new(), Ty::Bool),
-            B::Done => (Vec::new(), Ty::Unit),
-            B::Sleep | B::Wait | B::Resume => (vec![self.expect(&a[0], &Ty::Int)], Ty::Unit),
-            B::Define => (vec![self.expect(&a[0], &Ty::Str)], Ty::Int),
+        let (hargs, ty) = match b {
+            B::Print | B::Str => self.bi_printable(b, args),
+            B::Abs | B::Min | B::Max | B::Pow => self.bi_numeric(b, args, expected),
+            B::Len => self.bi_len(args),
+            B::Push => self.bi_push(args, expected),
+            B::Set => self.bi_set(args, expected),
+            B::Pop | B::Reverse | B::Sort | B::Slice => self.bi_vec_same(b, args, expected),
+            B::Concat => self.bi_concat(args, expected),
+            B::Each | B::Map | B::Filter => self.bi_higher(b, args, expected),
+            B::Fold => self.bi_fold(args, expected),
+            B::Get | B::Has | B::Insert | B::Remove | B::Keys | B::Values => self.bi_map(b, args, expected),
+            _ => self.bi_fixed(b, args),
         };
         mk(H::Builtin { op: b, args: hargs }, ty, span)
+    }
+
+    fn builtin_arity(&mut self, b: B, want: usize, args: &[ast::Expr], span: Span) {
+        self.error(diag::err(
+            WRONG_ARGS,
+            format!("`{}` takes {want}, got {}", b.name(), args.len()),
+            span,
+            format!("expected {}", diag::count(want, "argument")),
+        ));
+        args.iter().for_each(|a| self.loose(a));
+    }
+
+    fn bi_fixed(&mut self, b: B, a: &[ast::Expr]) -> Checked {
+        let Some((params, ret)) = fixed(b) else { return (Vec::new(), Ty::Error) };
+        let hargs = a.iter().zip(&params).map(|(x, t)| self.expect(x, t)).collect();
+        (hargs, ret)
+    }
+
+    /// `print(x)`, `str(x)`: any value (functions cannot get here as values).
+    fn bi_printable(&mut self, b: B, a: &[ast::Expr]) -> Checked {
+        let x = self.expr(&a[0], None);
+        (vec![x], if b == B::Print { Ty::Unit } else { Ty::Str })
+    }
+
+    /// `abs(T)`, `min/max/pow(T, T)` for T int or float.
+    fn bi_numeric(&mut self, b: B, a: &[ast::Expr], expected: Option<&Ty>) -> Checked {
+        let x = self.expr(&a[0], numeric(expected));
+        let ty = self.require_num(b.name(), &x, a[0].span);
+        let mut hargs = vec![x];
+        if let Some(second) = a.get(1) {
+            hargs.push(self.expect(second, &ty));
+        }
+        (hargs, ty)
+    }
+
+    fn bi_len(&mut self, a: &[ast::Expr]) -> Checked {
+        let x = self.expr(&a[0], None);
+        if !matches!(x.ty, Ty::Str | Ty::Vec(_) | Ty::Map(..) | Ty::Error | Ty::Never) {
+            self.error(diag::err(
+                MISMATCH,
+                format!("`len` takes a `str`, a vector or a map, found `{}`", x.ty),
+                a[0].span,
+                format!("this is `{}`", x.ty),
+            ));
+        }
+        (vec![x], Ty::Int)
+    }
+
+    fn bi_push(&mut self, a: &[ast::Expr], expected: Option<&Ty>) -> Checked {
+        if needs_expected(&a[0]) && vec_of(expected).is_none() {
+            // `push([], x)`: the element fixes the vector's type.
+            let v = self.expr(&a[1], None);
+            let vt = Ty::vec(v.ty.clone());
+            let xs = self.expect(&a[0], &vt);
+            return (vec![xs, v], vt);
+        }
+        let (xs, t) = self.vec_arg("push", &a[0], vec_of(expected));
+        let v = self.expect(&a[1], &t);
+        (vec![xs, v], Ty::vec(t))
+    }
+
+    fn bi_set(&mut self, a: &[ast::Expr], expected: Option<&Ty>) -> Checked {
+        let (xs, t) = self.vec_arg("set", &a[0], vec_of(expected));
+        let i = self.expect(&a[1], &Ty::Int);
+        let v = self.expect(&a[2], &t);
+        (vec![xs, i, v], Ty::vec(t))
+    }
+
+    /// `pop`, `reverse`, `sort`, `slice`: a vector in, the same type out.
+    fn bi_vec_same(&mut self, b: B, a: &[ast::Expr], expected: Option<&Ty>) -> Checked {
+        let (xs, t) = self.vec_arg(b.name(), &a[0], vec_of(expected));
+        if b == B::Sort && !matches!(t, Ty::Int | Ty::Float | Ty::Str | Ty::Error | Ty::Never) {
+            self.error(diag::err(MISMATCH, format!("`sort` sorts ints, floats or strs, found `[{t}]`"), a[0].span, "not sortable"));
+        }
+        let mut hargs = vec![xs];
+        hargs.extend(a[1..].iter().map(|x| self.expect(x, &Ty::Int)));
+        (hargs, Ty::vec(t))
+    }
+
+    fn bi_concat(&mut self, a: &[ast::Expr], expected: Option<&Ty>) -> Checked {
+        let (xs, ys) = if needs_expected(&a[0]) && vec_of(expected).is_none() {
+            let ys = self.expr(&a[1], None);
+            let xs = self.expr(&a[0], known(&ys.ty));
+            (xs, ys)
+        } else {
+            let xs = self.expr(&a[0], expected);
+            let ys = self.expr(&a[1], known(&xs.ty));
+            (xs, ys)
+        };
+        let t = self.vec_elem("concat", &xs, a[0].span);
+        let u = self.vec_elem("concat", &ys, a[1].span);
+        if !u.fits(&t) && !t.fits(&u) {
+            self.error(diag::mismatch(&Ty::vec(t.clone()), &ys.ty, a[1].span));
+        }
+        let t = if matches!(t, Ty::Never) { u } else { t };
+        (vec![xs, ys], Ty::vec(t))
+    }
+
+    /// `each(xs, fn(T) -> R)`, `map(xs, fn(T) -> U)`, `filter(xs, fn(T) -> bool)`.
+    fn bi_higher(&mut self, b: B, a: &[ast::Expr], expected: Option<&Ty>) -> Checked {
+        let vec_expected = if b == B::Filter { vec_of(expected) } else { None };
+        let (xs, t) = self.vec_arg(b.name(), &a[0], vec_expected);
+        let ret = match b {
+            B::Filter => Some(Ty::Bool),
+            B::Map => elem_of(expected),
+            _ => None,
+        };
+        let (f, r) = self.fn_arg(&a[1], std::slice::from_ref(&t), ret.as_ref());
+        let ty = match b {
+            B::Each => Ty::Unit,
+            B::Map => Ty::vec(r),
+            _ => Ty::vec(t),
+        };
+        (vec![xs, f], ty)
+    }
+
+    /// `fold(xs, init: A, fn(A, T) -> A) -> A`
+    fn bi_fold(&mut self, a: &[ast::Expr], expected: Option<&Ty>) -> Checked {
+        let (xs, t) = self.vec_arg("fold", &a[0], None);
+        let init = self.expr(&a[1], expected);
+        let acc = if matches!(init.ty, Ty::Never) { Ty::Error } else { init.ty.clone() };
+        let (f, _) = self.fn_arg(&a[2], &[acc.clone(), t], Some(&acc));
+        (vec![xs, init, f], acc)
+    }
+
+    /// `get`, `has`, `insert`, `remove`, `keys`, `values`.
+    fn bi_map(&mut self, b: B, a: &[ast::Expr], expected: Option<&Ty>) -> Checked {
+        let m_expected = if matches!(b, B::Insert | B::Remove) { map_of(expected) } else { None };
+        let (m, k, v) = self.map_arg(b.name(), &a[0], m_expected);
+        let mut hargs = vec![m];
+        if let Some(key) = a.get(1).filter(|_| !matches!(b, B::Keys | B::Values)) {
+            hargs.push(self.expect(key, &k));
+        }
+        if let Some(val) = a.get(2) {
+            hargs.push(self.expect(val, &v));
+        }
+        let ty = match b {
+            B::Get => v,
+            B::Has => Ty::Bool,
+            B::Keys => Ty::vec(k),
+            B::Values => Ty::vec(v),
+            _ => Ty::map(k, v),
+        };
+        (hargs, ty)
     }
 
     /// `int` or `float` (the overloads of abs/min/max/pow), else an error.

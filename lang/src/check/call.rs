@@ -24,16 +24,21 @@ impl BodyCx<'_, '_> {
             ast::ExprKind::Name(id) => self.call_name(id, args, span, expected),
             ast::ExprKind::Path(en, v) => self.variant(en, v, Some(args), span),
             _ => {
-                let c = self.expr(callee, None);
-                if !c.ty.has_error() {
-                    self.error(diag::err(
-                        MISMATCH,
-                        format!("only functions can be called, this is `{}`", c.ty),
-                        callee.span,
-                        "not a function",
-                    ));
+                // `f(a)(b)(c)`: walk down to the innermost callee in a loop
+                // (such chains nest to the left), check it, and report once.
+                let mut links = vec![args];
+                let mut cur = callee;
+                while let ast::ExprKind::Call { callee: inner, args: a } = &cur.kind
+                    && !matches!(inner.kind, ast::ExprKind::Name(_) | ast::ExprKind::Path(..))
+                {
+                    links.push(a);
+                    cur = inner;
                 }
-                args.iter().for_each(|a| self.loose(a));
+                let c = self.expr(cur, None);
+                if !c.ty.has_error() {
+                    self.error(diag::err(MISMATCH, format!("only functions can be called, this is `{}`", c.ty), cur.span, "not a function"));
+                }
+                links.iter().rev().for_each(|args| args.iter().for_each(|a| self.loose(a)));
                 error_expr(span)
             }
         }
@@ -139,76 +144,75 @@ impl BodyCx<'_, '_> {
     /// name, an `fn` parameter, or a closure literal. `ret: None` means the
     /// result type is open (`map`'s `U`); the actual result type is returned.
     pub fn fn_arg(&mut self, a: &ast::Expr, params: &[Ty], ret: Option<&Ty>) -> (hir::Expr, Ty) {
-        let span = a.span;
         match &a.kind {
-            ast::ExprKind::Closure { params: cps, body } => self.closure(cps, body, params, ret, span),
-            ast::ExprKind::Name(id) => {
-                let name = id.name.as_str();
-                let (kind, ft) = if let Some(l) = self.lookup(name) {
-                    match self.local_ty(l) {
-                        Ty::Fn(ft) => {
-                            self.use_local(l);
-                            (H::Local(l), ft)
-                        }
-                        Ty::Error => return (error_expr(span), Ty::Error),
-                        other => {
-                            self.error(diag::err(
-                                MISMATCH,
-                                format!("expected a function `{}`, found `{other}`", diag::fn_ty(params, ret)),
-                                span,
-                                "not a function",
-                            ));
-                            return (error_expr(span), Ty::Error);
-                        }
-                    }
-                } else if let Some(sig) = self.ns.function(name) {
-                    let ft = FnTy { params: sig.params.iter().map(|(_, t)| t.clone()).collect(), ret: sig.ret.clone() };
-                    (H::FnRef(Arc::from(name)), Arc::new(ft))
-                } else if Builtin::from_name(name).is_some() && self.ns.global(name).is_none() {
-                    let vars: Vec<&str> = ["x", "y", "z", "w"].into_iter().cycle().take(params.len()).collect();
-                    let list = vars.join(", ");
-                    self.error(
-                        diag::err(SECOND_CLASS, format!("the builtin `{name}` cannot be passed as a function"), span, "builtin passed as a value")
-                            .with_hint(format!("wrap it in a closure like `|{list}| {name}({list})`")),
-                    );
-                    return (error_expr(span), Ty::Error);
-                } else {
-                    let h = self.expr(a, None);
-                    if !h.ty.has_error() {
-                        self.error(diag::err(
-                            MISMATCH,
-                            format!("expected a function `{}`, found `{}`", diag::fn_ty(params, ret), h.ty),
-                            span,
-                            "not a function",
-                        ));
-                    }
-                    return (error_expr(span), Ty::Error);
-                };
-                let params_ok = ft.params.len() == params.len()
-                    && ft.params.iter().zip(params).all(|(x, y)| x == y || x.has_error() || y.has_error());
-                let ret_ok = ret.is_none_or(|r| ft.ret.fits(r));
-                if !(params_ok && ret_ok) {
-                    let want = diag::fn_ty(params, ret);
-                    let got = diag::fn_ty(&ft.params, Some(&ft.ret));
-                    self.error(diag::err(MISMATCH, format!("expected `{want}`, found `{got}`"), span, format!("this is `{got}`")));
-                    return (error_expr(span), Ty::Error);
-                }
-                let ret_ty = ft.ret.clone();
-                (mk(kind, Ty::Fn(ft), span), ret_ty)
-            }
+            ast::ExprKind::Closure { params: cps, body } => self.closure(cps, body, params, ret, a.span),
+            ast::ExprKind::Name(id) => self.fn_arg_name(id, params, ret),
             _ => {
                 let h = self.expr(a, None);
-                if !h.ty.has_error() {
-                    self.error(diag::err(
-                        MISMATCH,
-                        format!("expected a function `{}`, found `{}`", diag::fn_ty(params, ret), h.ty),
-                        span,
-                        "not a function",
-                    ));
-                }
-                (error_expr(span), Ty::Error)
+                self.not_a_function(params, ret, &h.ty, a.span);
+                (error_expr(a.span), Ty::Error)
             }
         }
+    }
+
+    /// A name passed for an `fn(...)` parameter.
+    fn fn_arg_name(&mut self, id: &ast::Ident, params: &[Ty], ret: Option<&Ty>) -> (hir::Expr, Ty) {
+        let (name, span) = (id.name.as_str(), id.span);
+        let (kind, ft) = if let Some(l) = self.lookup(name) {
+            let Ty::Fn(ft) = self.local_ty(l) else {
+                let ty = self.local_ty(l);
+                self.not_a_function(params, ret, &ty, span);
+                return (error_expr(span), Ty::Error);
+            };
+            self.use_local(l);
+            (H::Local(l), ft)
+        } else if let Some(sig) = self.ns.function(name) {
+            let ft = FnTy { params: sig.params.iter().map(|(_, t)| t.clone()).collect(), ret: sig.ret };
+            (H::FnRef(Arc::from(name)), Arc::new(ft))
+        } else if Builtin::from_name(name).is_some() && self.ns.global(name).is_none() {
+            self.builtin_passed(name, params.len(), span);
+            return (error_expr(span), Ty::Error);
+        } else {
+            let h = self.name_value(id);
+            self.not_a_function(params, ret, &h.ty, span);
+            return (error_expr(span), Ty::Error);
+        };
+        let params_ok = ft.params.len() == params.len()
+            && ft.params.iter().zip(params).all(|(x, y)| x == y || x.has_error() || y.has_error());
+        let ret_ok = ret.is_none_or(|r| ft.ret.fits(r));
+        if !(params_ok && ret_ok) {
+            self.fn_ty_mismatch(params, ret, &ft, span);
+            return (error_expr(span), Ty::Error);
+        }
+        let ret_ty = ft.ret.clone();
+        (mk(kind, Ty::Fn(ft), span), ret_ty)
+    }
+
+    fn not_a_function(&mut self, params: &[Ty], ret: Option<&Ty>, found: &Ty, span: Span) {
+        if found.has_error() {
+            return;
+        }
+        self.error(diag::err(
+            MISMATCH,
+            format!("expected a function `{}`, found `{found}`", diag::fn_ty(params, ret)),
+            span,
+            "not a function",
+        ));
+    }
+
+    fn fn_ty_mismatch(&mut self, params: &[Ty], ret: Option<&Ty>, found: &FnTy, span: Span) {
+        let want = diag::fn_ty(params, ret);
+        let got = diag::fn_ty(&found.params, Some(&found.ret));
+        self.error(diag::err(MISMATCH, format!("expected `{want}`, found `{got}`"), span, format!("this is `{got}`")));
+    }
+
+    fn builtin_passed(&mut self, name: &str, arity: usize, span: Span) {
+        let vars: Vec<&str> = ["x", "y", "z", "w"].into_iter().cycle().take(arity).collect();
+        let list = vars.join(", ");
+        self.error(
+            diag::err(SECOND_CLASS, format!("the builtin `{name}` cannot be passed as a function"), span, "builtin passed as a value")
+                .with_hint(format!("wrap it in a closure like `|{list}| {name}({list})`")),
+        );
     }
 
     /// A closure literal passed for an `fn(params) -> ret` parameter.

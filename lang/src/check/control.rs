@@ -73,24 +73,62 @@ impl BodyCx<'_, '_> {
         mk(H::Block { stmts, tail: tail.map(Box::new) }, ty, b.span)
     }
 
-    pub fn if_expr(&mut self, cond: &ast::Expr, then: &ast::Block, else_: Option<&ast::Expr>, span: Span, expected: Option<&Ty>) -> hir::Expr {
-        let c = self.expect(cond, &Ty::Bool);
-        let Some(else_) = else_ else {
-            // Without `else` the value is `()`; the branch's value is dropped.
-            let t = self.block(then, None);
-            return mk(H::If { cond: Box::new(c), then: Box::new(t), else_: None }, Ty::Unit, span);
+    /// `if c { } else if d { } else { }`: the chain is checked in a loop (it
+    /// can be long, and nests to the right), then its HIR is built inside out.
+    pub fn if_chain(&mut self, e: &ast::Expr, expected: Option<&Ty>) -> hir::Expr {
+        struct Link {
+            cond: hir::Expr,
+            then: hir::Expr,
+            span: Span,
+            /// The type the `else` branch must fit, when there is one.
+            want: Option<Ty>,
+        }
+        let mut links: Vec<Link> = Vec::new();
+        let mut want: Option<Ty> = expected.cloned();
+        let mut cur = e;
+        let final_else = loop {
+            let ast::ExprKind::If { cond, then, else_ } = &cur.kind else { break Some(cur) };
+            let c = self.expect(cond, &Ty::Bool);
+            let Some(else_) = else_.as_deref() else {
+                // Without `else` the value is `()`; the branch's value is dropped.
+                let t = self.block(then, None);
+                links.push(Link { cond: c, then: t, span: cur.span, want: None });
+                break None;
+            };
+            let t = self.block(then, want.as_ref());
+            if want.is_none() {
+                want = known(&t.ty).cloned();
+            }
+            links.push(Link { cond: c, then: t, span: cur.span, want: want.clone() });
+            cur = else_;
         };
-        let t = self.block(then, expected);
-        let want = expected.cloned().or_else(|| known(&t.ty).cloned());
-        let e = match &want {
-            Some(w) => self.expect(else_, w),
-            None => self.expr(else_, None),
-        };
-        let ty = match (&t.ty, &e.ty) {
-            (Ty::Never, other) => other.clone(),
-            (first, _) => first.clone(),
-        };
-        mk(H::If { cond: Box::new(c), then: Box::new(t), else_: Some(Box::new(e)) }, ty, span)
+        let mut acc: Option<hir::Expr> = final_else.map(|fe| match &want {
+            Some(w) => self.expect(fe, w),
+            None => self.expr(fe, None),
+        });
+        while let Some(link) = links.pop() {
+            let ty = match &acc {
+                None => Ty::Unit,
+                Some(els) => match &link.then.ty {
+                    Ty::Never => els.ty.clone(),
+                    first => first.clone(),
+                },
+            };
+            let mut node = mk(H::If { cond: Box::new(link.cond), then: Box::new(link.then), else_: acc.map(Box::new) }, ty, link.span);
+            // An `else if` must fit like any other `else` branch.
+            if let Some(w) = links.last().and_then(|l| l.want.as_ref())
+                && !node.ty.fits(w)
+            {
+                if !node.ty.has_error() && !w.has_error() {
+                    let d = diag::mismatch(w, &node.ty, node.span);
+                    let d = if node.ty == Ty::Unit { d.with_hint("add an `else` branch that gives a value") } else { d };
+                    self.error(d);
+                }
+                node.ty = Ty::Error;
+            }
+            acc = Some(node);
+        }
+        acc.unwrap_or_else(|| error_expr(e.span))
     }
 
     pub fn while_expr(&mut self, cond: &ast::Expr, body: &ast::Block, span: Span) -> hir::Expr {

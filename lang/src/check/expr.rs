@@ -31,7 +31,11 @@ impl BodyCx<'_, '_> {
         let mut h = self.expr(e, Some(ty));
         if !h.ty.fits(ty) {
             if !h.ty.has_error() && !ty.has_error() {
-                self.error(diag::mismatch(ty, &h.ty, e.span));
+                let mut d = diag::mismatch(ty, &h.ty, e.span);
+                if h.ty == Ty::Unit && matches!(e.kind, ast::ExprKind::If { else_: None, .. }) {
+                    d = d.with_hint("an `if` without `else` has no value: add an `else` branch");
+                }
+                self.error(d);
             }
             h.ty = Ty::Error;
         }
@@ -52,14 +56,13 @@ impl BodyCx<'_, '_> {
             ast::ExprKind::Latest(inner) => self.latest(inner, span),
             ast::ExprKind::Spawn { is_loop, call } => self.spawn(*is_loop, call, span),
             ast::ExprKind::Unary(op, x) => self.unary(*op, x, span),
-            ast::ExprKind::Binary(op, l, r) => self.binary(*op, l, r, span),
+            ast::ExprKind::Binary(..) => self.binary_chain(e),
             ast::ExprKind::Assign { op, target, value } => self.assign(*op, target, value, span),
-            ast::ExprKind::Field(base, f) => self.field(base, f, span),
-            ast::ExprKind::Index(base, i) => self.index(base, i, span),
+            ast::ExprKind::Field(..) | ast::ExprKind::Index(..) => self.postfix_chain(e),
             ast::ExprKind::VecLit(xs) => self.vec_lit(xs, span, expected),
             ast::ExprKind::MapLit(kvs) => self.map_lit(kvs, span, expected),
             ast::ExprKind::RecordLit { name, fields, base } => self.record_lit(name, fields, base.as_deref(), span),
-            ast::ExprKind::If { cond, then, else_ } => self.if_expr(cond, then, else_.as_deref(), span, expected),
+            ast::ExprKind::If { .. } => self.if_chain(e, expected),
             ast::ExprKind::While { cond, body } => self.while_expr(cond, body, span),
             ast::ExprKind::For { var, iter, body } => self.for_expr(var, iter, body, span),
             ast::ExprKind::Match { scrutinee, arms } => self.match_expr(scrutinee, arms, span, expected),
@@ -101,7 +104,7 @@ impl BodyCx<'_, '_> {
     // ----- names -----
 
     /// A bare name in value position.
-    fn name_value(&mut self, id: &ast::Ident) -> hir::Expr {
+    pub fn name_value(&mut self, id: &ast::Ident) -> hir::Expr {
         let span = id.span;
         let name = id.name.as_str();
         if let Some(l) = self.lookup(name) {
@@ -205,13 +208,42 @@ impl BodyCx<'_, '_> {
         }
     }
 
-    fn binary(&mut self, op: BinOp, l: &ast::Expr, r: &ast::Expr, span: Span) -> hir::Expr {
-        if matches!(op, BinOp::And | BinOp::Or) {
-            let lh = self.expect(l, &Ty::Bool);
-            let rh = self.expect(r, &Ty::Bool);
+    /// A chain of binary operators, checked along its left spine in a loop:
+    /// `a + b + c + ...` nests to the left, and long chains are ordinary
+    /// (string building), so they must not cost native stack per link.
+    fn binary_chain(&mut self, e: &ast::Expr) -> hir::Expr {
+        let mut links: Vec<(BinOp, &ast::Expr, Span)> = Vec::new();
+        let mut cur = e;
+        while let ast::ExprKind::Binary(op, l, r) = &cur.kind {
+            links.push((*op, &**r, cur.span));
+            cur = l;
+        }
+        let Some((op0, r0, span0)) = links.pop() else { return self.expr(e, None) };
+        let (lh, rh) = if is_logic(op0) {
+            (self.expect(cur, &Ty::Bool), self.expect(r0, &Ty::Bool))
+        } else {
+            self.same_pair(cur, r0)
+        };
+        let mut acc = self.combine(op0, lh, rh, span0);
+        while let Some((op, r, span)) = links.pop() {
+            let rh = if is_logic(op) { self.expect(r, &Ty::Bool) } else { self.expr(r, known(&acc.ty)) };
+            acc = self.combine(op, acc, rh, span);
+        }
+        acc
+    }
+
+    /// Types `lh op rh` from its checked operands.
+    fn combine(&mut self, op: BinOp, mut lh: hir::Expr, rh: hir::Expr, span: Span) -> hir::Expr {
+        if is_logic(op) {
+            // The first operand of a chain link was checked without context.
+            if !lh.ty.fits(&Ty::Bool) {
+                if !lh.ty.has_error() {
+                    self.error(diag::mismatch(&Ty::Bool, &lh.ty, lh.span));
+                }
+                lh.ty = Ty::Error;
+            }
             return mk(H::Binary(op, Box::new(lh), Box::new(rh)), Ty::Bool, span);
         }
-        let (lh, rh) = self.same_pair(l, r);
         let sym = op_symbol(op);
         // The operands' common type, if they agree.
         let common = match (&lh.ty, &rh.ty) {
@@ -264,8 +296,39 @@ impl BodyCx<'_, '_> {
 
     // ----- field access and indexing -----
 
-    fn field(&mut self, base: &ast::Expr, f: &ast::Ident, span: Span) -> hir::Expr {
-        let bh = self.expr(base, None);
+    /// `base.f[i].g...`, checked along its spine in a loop (as operator
+    /// chains are), so a long chain costs no native stack per link.
+    fn postfix_chain(&mut self, e: &ast::Expr) -> hir::Expr {
+        enum Link<'e> {
+            Field(&'e ast::Ident),
+            Index(&'e ast::Expr, &'e ast::Expr),
+        }
+        let mut links: Vec<(Link, Span)> = Vec::new();
+        let mut cur = e;
+        loop {
+            match &cur.kind {
+                ast::ExprKind::Field(b, f) => {
+                    links.push((Link::Field(f), cur.span));
+                    cur = b;
+                }
+                ast::ExprKind::Index(b, i) => {
+                    links.push((Link::Index(b, i), cur.span));
+                    cur = b;
+                }
+                _ => break,
+            }
+        }
+        let mut acc = self.expr(cur, None);
+        while let Some((link, span)) = links.pop() {
+            acc = match link {
+                Link::Field(f) => self.field(acc, f, span),
+                Link::Index(b, i) => self.index(acc, b.span, i, span),
+            };
+        }
+        acc
+    }
+
+    fn field(&mut self, bh: hir::Expr, f: &ast::Ident, span: Span) -> hir::Expr {
         let ty = bh.ty.clone();
         match &ty {
             Ty::Named(nt) if !nt.is_enum => {
@@ -298,8 +361,7 @@ impl BodyCx<'_, '_> {
         }
     }
 
-    fn index(&mut self, base: &ast::Expr, i: &ast::Expr, span: Span) -> hir::Expr {
-        let bh = self.expr(base, None);
+    fn index(&mut self, bh: hir::Expr, base_span: Span, i: &ast::Expr, span: Span) -> hir::Expr {
         match bh.ty.clone() {
             Ty::Vec(t) => {
                 let ih = self.expect(i, &Ty::Int);
@@ -314,7 +376,7 @@ impl BodyCx<'_, '_> {
                 error_expr(span)
             }
             other => {
-                let mut d = diag::err(MISMATCH, format!("`{other}` cannot be indexed"), base.span, format!("this is `{other}`"));
+                let mut d = diag::err(MISMATCH, format!("`{other}` cannot be indexed"), base_span, format!("this is `{other}`"));
                 if other == Ty::Str {
                     d = d.with_hint("strings have no indexing; use `split`, `contains` or `slice` on a vector");
                 }
@@ -448,6 +510,10 @@ pub(super) fn needs_expected(e: &ast::Expr) -> bool {
         ast::ExprKind::Block(b) => b.tail.as_deref().is_some_and(needs_expected),
         _ => false,
     }
+}
+
+fn is_logic(op: BinOp) -> bool {
+    matches!(op, BinOp::And | BinOp::Or)
 }
 
 pub(super) fn op_symbol(op: BinOp) -> &'static str {

@@ -11,48 +11,31 @@ use std::sync::Arc;
 
 impl BodyCx<'_, '_> {
     pub fn record_lit(&mut self, name: &ast::Ident, fields: &[(ast::Ident, ast::Expr)], base: Option<&ast::Expr>, span: Span) -> hir::Expr {
-        let Some(info) = self.ns.type_info(&name.name) else {
-            let d = diag::unknown(&name.name, name.span, "no type with this name");
-            let names = self.ns.type_names();
-            let d = diag::did_you_mean(d, &name.name, names.iter().map(|s| &**s));
-            self.error(d);
-            fields.iter().for_each(|(_, e)| self.loose(e));
-            base.into_iter().for_each(|b| self.loose(b));
-            return error_expr(span);
+        let info = match self.ns.type_info(&name.name) {
+            Some(info) if !info.named.is_enum => info,
+            other => {
+                self.not_a_record(name, other.as_deref());
+                fields.iter().for_each(|(_, e)| self.loose(e));
+                base.into_iter().for_each(|b| self.loose(b));
+                return error_expr(span);
+            }
         };
-        if info.named.is_enum {
-            let first = info.variants().first().map(|v| v.name.to_string()).unwrap_or_else(|| "Variant".into());
-            self.error(
-                diag::err(MISMATCH, format!("`{}` is an enum, not a record", name.name), name.span, "an enum")
-                    .with_hint(format!("build it from a variant, like `{}::{first}`", name.name)),
-            );
-            fields.iter().for_each(|(_, e)| self.loose(e));
-            base.into_iter().for_each(|b| self.loose(b));
-            return error_expr(span);
-        }
         let decl = info.fields();
-        let ty = Ty::Named(info.named.clone());
         // Given fields in source order, by declaration index.
         let mut given: Vec<(u32, hir::Expr)> = Vec::new();
         for (fid, fe) in fields {
             match decl.iter().position(|f| *f.name == *fid.name) {
-                Some(i) if given.iter().any(|(j, _)| *j as usize == i) => {
-                    self.error(diag::err(SYNTAX, format!("field `{}` is given twice", fid.name), fid.span, "given again"));
-                    self.loose(fe);
-                }
-                Some(i) => {
-                    let fty = decl[i].ty.clone();
-                    let h = self.expect(fe, &fty);
+                Some(i) if !given.iter().any(|(j, _)| *j as usize == i) => {
+                    let h = self.expect(fe, &decl[i].ty);
                     given.push((i as u32, h));
                 }
-                None => {
-                    let d = diag::err(UNKNOWN, format!("`{}` has no field `{}`", name.name, fid.name), fid.span, "no such field");
-                    let d = diag::did_you_mean(d, &fid.name, decl.iter().map(|f| &*f.name));
-                    self.error(d);
+                found => {
+                    self.bad_field(&info, fid, found.is_some());
                     self.loose(fe);
                 }
             }
         }
+        let ty = Ty::Named(info.named.clone());
         if let Some(b) = base {
             let bh = self.expect(b, &ty);
             let kind = H::RecordUpdate { ty: info.named.clone(), base: Box::new(bh), fields: given };
@@ -70,18 +53,51 @@ impl BodyCx<'_, '_> {
             }
         }
         if !missing.is_empty() {
-            let (what, label) = if missing.len() == 1 {
-                (format!("missing field {} in `{}`", diag::list_and(&missing), name.name), format!("`{}` not given", missing[0]))
-            } else {
-                (format!("missing fields {} in `{}`", diag::list_and(&missing), name.name), "fields not given".to_string())
-            };
-            self.error(
-                diag::err(MISMATCH, what, span, label)
-                    .with_hint("give every field a value, or give the field a default in the type (`field: T = value`)"),
-            );
+            self.missing_fields(&name.name, &missing, span);
             return error_expr(span);
         }
         mk(H::Record { ty: info.named.clone(), fields: out }, ty, span)
+    }
+
+    // Error reports live in their own functions: `record_lit` is on the
+    // recursion path of nested literals, so its frame is kept small.
+
+    fn not_a_record(&mut self, name: &ast::Ident, info: Option<&TypeInfo>) {
+        let d = match info {
+            None => {
+                let d = diag::unknown(&name.name, name.span, "no type with this name");
+                let names = self.ns.type_names();
+                diag::did_you_mean(d, &name.name, names.iter().map(|s| &**s))
+            }
+            Some(info) => {
+                let first = info.variants().first().map(|v| v.name.to_string()).unwrap_or_else(|| "Variant".into());
+                diag::err(MISMATCH, format!("`{}` is an enum, not a record", name.name), name.span, "an enum")
+                    .with_hint(format!("build it from a variant, like `{}::{first}`", name.name))
+            }
+        };
+        self.error(d);
+    }
+
+    fn bad_field(&mut self, info: &TypeInfo, fid: &ast::Ident, duplicate: bool) {
+        let d = if duplicate {
+            diag::err(SYNTAX, format!("field `{}` is given twice", fid.name), fid.span, "given again")
+        } else {
+            let d = diag::err(UNKNOWN, format!("`{}` has no field `{}`", info.named.name, fid.name), fid.span, "no such field");
+            diag::did_you_mean(d, &fid.name, info.fields().iter().map(|f| &*f.name))
+        };
+        self.error(d);
+    }
+
+    fn missing_fields(&mut self, tname: &str, missing: &[String], span: Span) {
+        let (what, label) = if missing.len() == 1 {
+            (format!("missing field {} in `{tname}`", diag::list_and(missing)), format!("`{}` not given", missing[0]))
+        } else {
+            (format!("missing fields {} in `{tname}`", diag::list_and(missing)), "fields not given".to_string())
+        };
+        self.error(
+            diag::err(MISMATCH, what, span, label)
+                .with_hint("give every field a value, or give the field a default in the type (`field: T = value`)"),
+        );
     }
 
     /// The checked default of field `i` of `info`, for a literal at `at`.
