@@ -255,3 +255,70 @@ impl Builtin {
         Builtin::ALL.iter().find(|(_, b)| *b == self).map(|&(n, _)| n).unwrap_or("?")
     }
 }
+
+impl Expr {
+    /// Whether `f` holds for this expression or any expression inside it
+    /// (closure bodies included).
+    pub fn any(&self, f: &mut impl FnMut(&Expr) -> bool) -> bool {
+        if f(self) {
+            return true;
+        }
+        let mut any_of = |es: &mut dyn Iterator<Item = &Expr>| {
+            for e in es {
+                if e.any(f) {
+                    return true;
+                }
+            }
+            false
+        };
+        match &self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Str(_)
+            | ExprKind::Unit
+            | ExprKind::Local(_)
+            | ExprKind::Global(_)
+            | ExprKind::FnRef(_)
+            | ExprKind::Break
+            | ExprKind::Continue => false,
+            ExprKind::Closure(c) => any_of(&mut std::iter::once(&c.body)),
+            ExprKind::Call { args, .. }
+            | ExprKind::CallLocal { args, .. }
+            | ExprKind::Builtin { args, .. }
+            | ExprKind::Spawn { args, .. }
+            | ExprKind::VecLit(args)
+            | ExprKind::Variant { args, .. } => any_of(&mut args.iter()),
+            ExprKind::Record { fields, .. } => any_of(&mut fields.iter()),
+            ExprKind::RecordUpdate { base, fields, .. } => {
+                any_of(&mut std::iter::once(&**base).chain(fields.iter().map(|(_, e)| e)))
+            }
+            ExprKind::MapLit(entries) => any_of(&mut entries.iter().flat_map(|(k, v)| [k, v])),
+            ExprKind::Unary(_, x) | ExprKind::Field { base: x, .. } => any_of(&mut std::iter::once(&**x)),
+            ExprKind::AssignLocal { value, .. } | ExprKind::AssignGlobal { value, .. } => {
+                any_of(&mut std::iter::once(&**value))
+            }
+            ExprKind::Binary(_, a, b)
+            | ExprKind::Index { base: a, index: b }
+            | ExprKind::While { cond: a, body: b } => any_of(&mut [&**a, &**b].into_iter()),
+            ExprKind::ForRange { start, end, body, .. } => any_of(&mut [&**start, &**end, &**body].into_iter()),
+            ExprKind::ForVec { iter, body, .. } => any_of(&mut [&**iter, &**body].into_iter()),
+            ExprKind::If { cond, then, else_ } => {
+                any_of(&mut [&**cond, &**then].into_iter().chain(else_.as_deref()))
+            }
+            ExprKind::Match { scrutinee, arms } => {
+                any_of(&mut std::iter::once(&**scrutinee).chain(arms.iter().map(|a| &a.body)))
+            }
+            ExprKind::Block { stmts, tail } => any_of(
+                &mut stmts
+                    .iter()
+                    .map(|s| match s {
+                        Stmt::Let { init, .. } => init,
+                        Stmt::Expr(e) => e,
+                    })
+                    .chain(tail.as_deref()),
+            ),
+            ExprKind::Return(v) => any_of(&mut v.as_deref().into_iter()),
+        }
+    }
+}

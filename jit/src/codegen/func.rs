@@ -657,6 +657,12 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             ExprKind::Unary(op, x) => self.unary(*op, x, e.span),
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r, &e.ty, e.span),
             ExprKind::AssignLocal { local, value } => {
+                if let Some(cv) = self.update_in_place(*local, value)? {
+                    return Ok(cv);
+                }
+                if let Some(cv) = self.record_update_in_place(*local, value)? {
+                    return Ok(cv);
+                }
                 let v = self.expr(value)?;
                 let v = self.to_owned(v);
                 let ty = self.body.local(*local).ty.clone();
@@ -680,6 +686,17 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                 Ok(Self::borrowed(vec![], Ty::Unit))
             }
             ExprKind::Field { base, index } => {
+                // A field of a `var` no closure sees is loaded right away:
+                // nothing can reassign the variable in between, so the
+                // record need not be retained for the read.
+                if let ExprKind::Local(l) = base.kind {
+                    let info = self.body.local(l);
+                    if info.mutable && !info.captured {
+                        let obj = self.read_local_raw(l)?[0];
+                        let vals = self.load_slot(obj, *index, &e.ty);
+                        return Ok(self.to_owned(Self::borrowed(vals, e.ty.clone())));
+                    }
+                }
                 let b = self.expr(base)?;
                 let vals = self.load_slot(b.v(), *index, &e.ty);
                 self.child_of(b, vals, &e.ty)
@@ -754,6 +771,141 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                 Ok(Self::borrowed(vec![], Ty::Never))
             }
         }
+    }
+
+    /// `xs = set(xs, i, v)`, `xs = push(xs, v)`, `m = insert(m, k, v)` (and
+    /// the `xs[i] = v` / `m[k] = v` they come from) on a `var` no closure
+    /// can see: the variable's reference is moved into a consuming helper,
+    /// which updates the value in place when nothing else shares it — so
+    /// building a vector in a loop costs O(1) per step, not a copy.
+    /// The other arguments are evaluated first; they cannot assign the
+    /// variable (checked), so the order is not observable.
+    fn update_in_place(&mut self, local: LocalId, value: &hir::Expr) -> R<Option<CV>> {
+        let ExprKind::Builtin { op, args } = &value.kind else { return Ok(None) };
+        let helper = match op {
+            hir::Builtin::Set => "rt_vec_set_move",
+            hir::Builtin::Push => "rt_vec_push_move",
+            hir::Builtin::Insert => "rt_map_insert_move",
+            _ => return Ok(None),
+        };
+        let same_var = matches!(args.first().map(|a| &a.kind), Some(ExprKind::Local(l)) if *l == local);
+        if !same_var || !self.movable_var(local, &mut args[1..].iter()) {
+            return Ok(None);
+        }
+        let mut rest = Vec::new();
+        for a in &args[1..] {
+            let v = self.expr(a)?;
+            rest.push(self.to_owned(v));
+        }
+        let old = self.read_local_raw(local)?[0];
+        let mut call_args = Vec::new();
+        if *op == hir::Builtin::Set {
+            call_args.push(self.ctx);
+        }
+        call_args.push(old);
+        for v in &rest {
+            let bits = self.cv_bits(v);
+            call_args.push(bits);
+        }
+        for v in rest {
+            self.give(v);
+        }
+        let new = self.call_helper(helper, &call_args)?.expect("updated value");
+        self.write_local_raw(local, &[new])?;
+        if *op == hir::Builtin::Set {
+            let flag = self.b.ins().load(types::I8, MemFlagsData::trusted(), self.ctx, CTX_ERR);
+            self.branch_error(flag, value.span)?;
+        }
+        Ok(Some(Self::borrowed(vec![], Ty::Unit)))
+    }
+
+    /// Whether `local` is a `var` only this function's own code can assign
+    /// (no closure sees it) and none of `exprs` assigns it.
+    fn movable_var(&self, local: LocalId, exprs: &mut dyn Iterator<Item = &hir::Expr>) -> bool {
+        let info = self.body.local(local);
+        if !info.mutable || info.captured || !info.ty.is_heap() {
+            return false;
+        }
+        let assigns_it = |e: &hir::Expr| matches!(&e.kind, ExprKind::AssignLocal { local: l, .. } if *l == local);
+        for e in exprs {
+            if e.any(&mut { assigns_it }) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// `p = T { f: e, ..p }` on a `var` no closure can see: when the record
+    /// is not shared, its fields are replaced in place instead of copying it.
+    fn record_update_in_place(&mut self, local: LocalId, value: &hir::Expr) -> R<Option<CV>> {
+        let ExprKind::RecordUpdate { ty, base, fields } = &value.kind else { return Ok(None) };
+        let same_var = matches!(&base.kind, ExprKind::Local(l) if *l == local);
+        if !same_var || !self.movable_var(local, &mut fields.iter().map(|(_, e)| e)) {
+            return Ok(None);
+        }
+        let info = self
+            .unit
+            .resolver
+            .type_info(ty)
+            .ok_or_else(|| CodegenError(format!("unknown type {}", ty.name)))?;
+        let field_tys: Vec<Ty> = info.fields().iter().map(|f| f.ty.clone()).collect();
+        let mut new_vals = Vec::new();
+        for (i, e) in fields {
+            let v = self.expr(e)?;
+            let v = self.to_owned(v);
+            let bits = self.cv_bits(&v);
+            self.give(v);
+            new_vals.push((*i as usize, bits));
+        }
+        let obj = self.read_local_raw(local)?[0];
+        let rc = self.b.ins().load(types::I64, MemFlagsData::trusted(), obj, crate::abi::HEADER_RC);
+        let unique = self.b.ins().icmp_imm_s(IntCC::Equal, rc, 1);
+        let in_place = self.b.create_block();
+        let copy = self.b.create_block();
+        let merge = self.b.create_block();
+        self.b.append_block_param(merge, types::I64);
+        self.b.ins().brif(unique, in_place, &[], copy, &[]);
+
+        self.b.switch_to_block(in_place);
+        self.b.seal_block(in_place);
+        for &(i, bits) in &new_vals {
+            let off = FIELDS_OFFSET + 8 * i as i32;
+            if field_tys[i].is_heap() {
+                let old = self.b.ins().load(types::I64, MemFlagsData::trusted(), obj, off);
+                self.emit_dec(old)?;
+            }
+            self.b.ins().store(MemFlagsData::trusted(), bits, obj, off);
+        }
+        self.b.ins().jump(merge, &[BlockArg::Value(obj)]);
+
+        self.b.switch_to_block(copy);
+        self.b.seal_block(copy);
+        let key = self.unit.resolver.type_key(ty);
+        let k = self.iconst(types::I32, key as i64);
+        let n = self.iconst(types::I32, field_tys.len() as i64);
+        let p = self.call_helper("rt_alloc_record", &[k, n])?.expect("pointer");
+        for (i, fty) in field_tys.iter().enumerate() {
+            let off = FIELDS_OFFSET + 8 * i as i32;
+            let bits = match new_vals.iter().find(|(j, _)| *j == i) {
+                Some(&(_, bits)) => bits,
+                None => {
+                    let bits = self.b.ins().load(types::I64, MemFlagsData::trusted(), obj, off);
+                    if fty.is_heap() {
+                        self.emit_inc(bits);
+                    }
+                    bits
+                }
+            };
+            self.b.ins().store(MemFlagsData::trusted(), bits, p, off);
+        }
+        self.emit_dec(obj)?;
+        self.b.ins().jump(merge, &[BlockArg::Value(p)]);
+
+        self.b.switch_to_block(merge);
+        self.b.seal_block(merge);
+        let result = self.b.block_params(merge)[0];
+        self.write_local_raw(local, &[result])?;
+        Ok(Some(Self::borrowed(vec![], Ty::Unit)))
     }
 
     /// Emits releases of temps above `temp_depth` and owned locals of scopes

@@ -135,9 +135,12 @@ helpers! {
     rt_vec_reverse(*const Header) -> *mut Header;
     rt_vec_sort(*const Header, u32) -> *mut Header;
     rt_range(i64, i64) -> *mut Header;
+    rt_vec_set_move(*mut Ctx, *mut Header, i64, i64) -> *mut Header;
+    rt_vec_push_move(*mut Header, i64) -> *mut Header;
     // maps
     rt_map_new(u32, u8) -> *mut Header;
     rt_map_build_insert(*mut Header, i64, i64);
+    rt_map_insert_move(*mut Header, i64, i64) -> *mut Header;
     rt_map_len(*const Header) -> i64;
     rt_map_get(*mut Ctx, *const Header, i64) -> i64;
     rt_map_get_or(*const Header, i64, i64) -> i64;

@@ -11,7 +11,7 @@ use imbl::OrdMap;
 
 use super::display::quote;
 use super::errors::{fail, guard, guard_noctx};
-use super::heap::{HeapRef, count_alloc, header, inc};
+use super::heap::{HeapRef, count_alloc, dec, header, inc};
 use super::string::str_value;
 use super::vector::{VecData, new_vec};
 use crate::abi::{Ctx, Header, Kind};
@@ -361,5 +361,35 @@ pub unsafe extern "C" fn rt_map_values(m: *const Header) -> *mut Header {
             MapData::Bits(m) => VecData::Bits(m.values().copied().collect()),
             MapData::Refs(m) => VecData::Refs(m.values().cloned().collect()),
         })
+    })
+}
+
+/// `m = insert(m, k, v)` (and `m[k] = v`) on a variable: CONSUMES `m`, `k`
+/// and `v`; inserts in place when `m` was not shared.
+///
+/// # Safety
+/// `m` must be a live map, `k` a live key and `v` a live value, all owned.
+pub unsafe extern "C" fn rt_map_insert_move(m: *mut Header, k: i64, v: i64) -> *mut Header {
+    guard_noctx(|| {
+        // SAFETY: caller's contract; a count of 1 means no one else can see it.
+        unsafe {
+            let h = &*m;
+            if h.kind == Kind::Map as u32 && h.rc.load(std::sync::atomic::Ordering::Acquire) == 1 {
+                let obj = &mut *(m as *mut MapObj);
+                let key = key_owned(obj.key_kind, k);
+                obj.data.insert_owned(key, v);
+                return m;
+            }
+            let r = rt_map_insert(m, k, v);
+            let obj = map_obj(m);
+            if obj.key_kind == KEY_STR {
+                dec(k as *const Header);
+            }
+            if matches!(obj.data, MapData::Refs(_)) {
+                dec(v as *const Header);
+            }
+            dec(m);
+            r
+        }
     })
 }

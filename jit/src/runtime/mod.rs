@@ -49,7 +49,7 @@ pub use heap::{
 pub use helpers::{AbiTy, Helper, helper, helpers};
 pub use map::{
     KEY_BOOL, KEY_INT, KEY_STR, rt_map_build_insert, rt_map_get, rt_map_get_or, rt_map_has,
-    rt_map_insert, rt_map_keys, rt_map_len, rt_map_new, rt_map_remove, rt_map_values,
+    rt_map_insert, rt_map_insert_move, rt_map_keys, rt_map_len, rt_map_new, rt_map_remove, rt_map_values,
 };
 pub use numbers::{rt_float_to_int, rt_fmod, rt_now_ms, rt_pow_float, rt_pow_int};
 pub use string::{
@@ -63,5 +63,5 @@ pub use types::{
 };
 pub use vector::{
     rt_range, rt_vec_build_push, rt_vec_concat, rt_vec_get, rt_vec_len, rt_vec_new, rt_vec_pop,
-    rt_vec_push, rt_vec_reverse, rt_vec_set, rt_vec_slice, rt_vec_sort,
+    rt_vec_push, rt_vec_push_move, rt_vec_reverse, rt_vec_set, rt_vec_set_move, rt_vec_slice, rt_vec_sort,
 };

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use imbl::Vector;
 
 use super::errors::{fail, guard, guard_noctx};
-use super::heap::{HeapRef, count_alloc, header, inc};
+use super::heap::{HeapRef, count_alloc, dec, header, inc};
 use super::string::str_value;
 use super::types::{RType, try_rtype};
 use crate::abi::{Ctx, Header, Kind};
@@ -327,4 +327,76 @@ pub unsafe extern "C" fn rt_vec_sort(v: *const Header, elem_tdesc: u32) -> *mut 
 /// Always safe; part of the JIT ABI.
 pub unsafe extern "C" fn rt_range(a: i64, b: i64) -> *mut Header {
     guard_noctx(|| new_vec(VecData::Bits((a..b).map(|i| i as u64).collect())))
+}
+
+/// The data of a vector this caller holds the only reference to, for
+/// updating in place; `None` when it is shared.
+///
+/// # Safety
+/// `v` must be a live vector whose reference the caller owns.
+unsafe fn unique_data<'a>(v: *mut Header) -> Option<&'a mut VecData> {
+    // SAFETY: caller's contract; a count of 1 means no one else can see it.
+    unsafe {
+        let h = &*v;
+        (h.kind == Kind::Vec as u32 && h.rc.load(std::sync::atomic::Ordering::Acquire) == 1)
+            .then(|| &mut (*(v as *mut VecObj)).data)
+    }
+}
+
+/// `xs = set(xs, i, x)` on a variable: CONSUMES `v` and `x` and returns the
+/// updated vector, changed in place when `v` was not shared. On an index
+/// error `x` is dropped and `v` is returned unchanged.
+///
+/// # Safety
+/// `ctx` must be live, `v` a live vector and `x` a live element, both owned.
+pub unsafe extern "C" fn rt_vec_set_move(ctx: *mut Ctx, v: *mut Header, i: i64, x: i64) -> *mut Header {
+    guard(ctx, || {
+        // SAFETY: caller's contract.
+        unsafe {
+            let len = vec_data(v).len();
+            let Some(j) = index(i, len) else {
+                if vec_data(v).is_heap() {
+                    dec(x as *const Header);
+                }
+                fail::<()>(ctx, oob(i, len));
+                return v;
+            };
+            if let Some(d) = unique_data(v) {
+                match d {
+                    VecData::Bits(xs) => drop(xs.set(j, x as u64)),
+                    VecData::Refs(xs) => drop(xs.set(j, HeapRef::from_owned(x as *const Header))),
+                };
+                return v;
+            }
+            let r = rt_vec_set(ctx, v, i, x);
+            if vec_data(v).is_heap() {
+                dec(x as *const Header);
+            }
+            dec(v);
+            r
+        }
+    })
+}
+
+/// `xs = push(xs, x)` on a variable: CONSUMES `v` and `x`; appends in place
+/// when `v` was not shared.
+///
+/// # Safety
+/// `v` must be a live vector and `x` a live element, both owned.
+pub unsafe extern "C" fn rt_vec_push_move(v: *mut Header, x: i64) -> *mut Header {
+    guard_noctx(|| {
+        // SAFETY: caller's contract.
+        unsafe {
+            if let Some(d) = unique_data(v) {
+                d.push_owned(x);
+                return v;
+            }
+            let r = rt_vec_push(v, x);
+            if vec_data(v).is_heap() {
+                dec(x as *const Header);
+            }
+            dec(v);
+            r
+        }
+    })
 }

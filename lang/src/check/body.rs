@@ -11,9 +11,12 @@ use crate::span::Span;
 use crate::types::Ty;
 use std::sync::Arc;
 
-/// Nesting deeper than this (expressions, blocks, patterns) is reported
-/// instead of recursed into, so hostile input cannot overflow the stack.
-pub(super) const MAX_DEPTH: u32 = 1100;
+/// Nesting deeper than this (expressions, blocks, patterns; a nested `if`
+/// costs two) is reported instead of recursed into. The parser already caps
+/// nesting at 256 and operator/postfix/`else if` chains are checked in loops,
+/// so this is a backstop for trees built by other means; at a few KiB of
+/// debug-build stack per level it stays within a 2 MiB thread stack.
+pub(super) const MAX_DEPTH: u32 = 600;
 
 /// How a local came to be; decides assignability and error wording.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]

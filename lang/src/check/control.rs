@@ -57,20 +57,26 @@ impl BodyCx<'_, '_> {
             None if diverges => Ty::Never,
             None => match expected {
                 Some(exp) if !Ty::Unit.fits(exp) => {
-                    let at = b.stmts.last().map(stmt_span).unwrap_or(b.span);
-                    let mut d = diag::mismatch(exp, &Ty::Unit, at).with_label("this block has no value");
-                    if last_ty.is_some_and(|t| t.fits(exp) && !t.has_error()) {
-                        d = d.with_hint("remove the `;` after the last expression to make it the block's value");
-                    }
-                    if !exp.has_error() {
-                        self.error(d);
-                    }
+                    self.block_without_value(b, exp, last_ty);
                     Ty::Error
                 }
                 _ => Ty::Unit,
             },
         };
         mk(H::Block { stmts, tail: tail.map(Box::new) }, ty, b.span)
+    }
+
+    /// A block that should give a value but ends in a statement.
+    fn block_without_value(&mut self, b: &ast::Block, exp: &Ty, last_ty: Option<Ty>) {
+        if exp.has_error() {
+            return;
+        }
+        let at = b.stmts.last().map(stmt_span).unwrap_or(b.span);
+        let mut d = diag::mismatch(exp, &Ty::Unit, at).with_label("this block has no value");
+        if last_ty.is_some_and(|t| t.fits(exp) && !t.has_error()) {
+            d = d.with_hint("remove the `;` after the last expression to make it the block's value");
+        }
+        self.error(d);
     }
 
     /// `if c { } else if d { } else { }`: the chain is checked in a loop (it
@@ -119,16 +125,21 @@ impl BodyCx<'_, '_> {
             if let Some(w) = links.last().and_then(|l| l.want.as_ref())
                 && !node.ty.fits(w)
             {
-                if !node.ty.has_error() && !w.has_error() {
-                    let d = diag::mismatch(w, &node.ty, node.span);
-                    let d = if node.ty == Ty::Unit { d.with_hint("add an `else` branch that gives a value") } else { d };
-                    self.error(d);
-                }
+                self.else_if_mismatch(w, &node);
                 node.ty = Ty::Error;
             }
             acc = Some(node);
         }
         acc.unwrap_or_else(|| error_expr(e.span))
+    }
+
+    fn else_if_mismatch(&mut self, want: &Ty, node: &hir::Expr) {
+        if node.ty.has_error() || want.has_error() {
+            return;
+        }
+        let d = diag::mismatch(want, &node.ty, node.span);
+        let d = if node.ty == Ty::Unit { d.with_hint("an `if` without `else` has no value: add an `else` branch") } else { d };
+        self.error(d);
     }
 
     pub fn while_expr(&mut self, cond: &ast::Expr, body: &ast::Block, span: Span) -> hir::Expr {

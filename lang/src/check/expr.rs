@@ -30,16 +30,23 @@ impl BodyCx<'_, '_> {
     pub fn expect(&mut self, e: &ast::Expr, ty: &Ty) -> hir::Expr {
         let mut h = self.expr(e, Some(ty));
         if !h.ty.fits(ty) {
-            if !h.ty.has_error() && !ty.has_error() {
-                let mut d = diag::mismatch(ty, &h.ty, e.span);
-                if h.ty == Ty::Unit && matches!(e.kind, ast::ExprKind::If { else_: None, .. }) {
-                    d = d.with_hint("an `if` without `else` has no value: add an `else` branch");
-                }
-                self.error(d);
-            }
+            self.report_mismatch(e, ty, &h.ty);
             h.ty = Ty::Error;
         }
         h
+    }
+
+    fn report_mismatch(&mut self, e: &ast::Expr, want: &Ty, found: &Ty) {
+        if found.has_error() || want.has_error() {
+            return;
+        }
+        let mut d = diag::mismatch(want, found, e.span);
+        if *found == Ty::Unit && matches!(e.kind, ast::ExprKind::If { else_: None, .. }) {
+            d = d.with_hint("an `if` without `else` has no value: add an `else` branch");
+        } else if *want == Ty::Unit {
+            d = d.with_hint("add a `;` after it to discard the value");
+        }
+        self.error(d);
     }
 
     fn expr_inner(&mut self, e: &ast::Expr, expected: Option<&Ty>) -> hir::Expr {
@@ -67,23 +74,20 @@ impl BodyCx<'_, '_> {
             ast::ExprKind::For { var, iter, body } => self.for_expr(var, iter, body, span),
             ast::ExprKind::Match { scrutinee, arms } => self.match_expr(scrutinee, arms, span, expected),
             ast::ExprKind::Block(b) => self.block(b, expected),
-            ast::ExprKind::Closure { params, body } => {
-                self.error(
-                    diag::err(
-                        SECOND_CLASS,
-                        "a closure can only be passed as an argument for an `fn(...)` parameter",
-                        span,
-                        "closure used as a value",
-                    )
-                    .with_hint(SECOND_CLASS_RULE),
-                );
-                self.closure_body_only(params, body);
-                error_expr(span)
-            }
+            ast::ExprKind::Closure { params, body } => self.misplaced_closure(params, body, span),
             ast::ExprKind::Return(v) => self.return_expr(v.as_deref(), span),
             ast::ExprKind::Break => self.loop_jump(H::Break, "break", span),
             ast::ExprKind::Continue => self.loop_jump(H::Continue, "continue", span),
         }
+    }
+
+    fn misplaced_closure(&mut self, params: &[(ast::Ident, Option<ast::TypeExpr>)], body: &ast::Expr, span: Span) -> hir::Expr {
+        self.error(
+            diag::err(SECOND_CLASS, "a closure can only be passed as an argument for an `fn(...)` parameter", span, "closure used as a value")
+                .with_hint(SECOND_CLASS_RULE),
+        );
+        self.closure_body_only(params, body);
+        error_expr(span)
     }
 
     /// Checks an expression whose value has nowhere to go (after another
@@ -164,7 +168,7 @@ impl BodyCx<'_, '_> {
 
     /// Reports `unknown name `x`` with a hint drawn from everything visible.
     pub fn unknown_value(&mut self, name: &str, span: Span) {
-        let d = diag::unknown(&name, span, "not defined");
+        let d = diag::unknown(name, span, "not defined");
         let mut cands = self.local_names();
         cands.extend(self.ns.all_names());
         let d = diag::did_you_mean(d, name, cands.iter().map(|s| &**s));

@@ -11,7 +11,7 @@ use super::{Checked, CheckedExpr, CheckedFn, CheckedGlobal, Env};
 use crate::ast::{self, Item};
 use crate::diagnostic::Diagnostic;
 use crate::types::{FieldInfo, FnSig, GlobalSig, NamedTy, Ty, TypeInfo, TypeKind, VariantInfo};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub(super) fn check(prog: &ast::Program, source: &Arc<str>, env: &dyn Env) -> Result<Checked, Vec<Diagnostic>> {
@@ -32,8 +32,8 @@ pub(super) fn check(prog: &ast::Program, source: &Arc<str>, env: &dyn Env) -> Re
     for (i, item) in prog.items.iter().enumerate() {
         match item {
             Item::Fn(fd) if live.contains(&i) => {
-                if let Some(sig) = sigs.iter().find(|(j, _)| *j == i).map(|(_, s)| s.clone()) {
-                    fns.push(check_fn(fd, sig, i, source, &ns, &mut diags));
+                if let Some(sig) = sigs.get(&i) {
+                    fns.push(check_fn(fd, sig.clone(), i, source, &ns, &mut diags));
                 }
             }
             Item::Expr(e) => {
@@ -192,8 +192,8 @@ fn collect_types(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace,
 }
 
 /// Step 2: function signatures.
-fn collect_sigs(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace, diags: &mut Vec<Diagnostic>) -> Vec<(usize, FnSig)> {
-    let mut out = Vec::new();
+fn collect_sigs(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace, diags: &mut Vec<Diagnostic>) -> HashMap<usize, FnSig> {
+    let mut out = HashMap::new();
     for (i, item) in prog.items.iter().enumerate() {
         let Item::Fn(fd) = item else { continue };
         if !live.contains(&i) {
@@ -213,7 +213,7 @@ fn collect_sigs(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace, 
         };
         let sig = FnSig { params, ret, overridable: fd.overridable };
         ns.add_fn(Arc::from(fd.name.name.as_str()), sig.clone());
-        out.push((i, sig));
+        out.insert(i, sig);
     }
     out
 }

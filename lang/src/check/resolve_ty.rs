@@ -57,7 +57,7 @@ fn go(ns: &Namespace, te: &TypeExpr, pos: TyPos, diags: &mut Vec<Diagnostic>, de
             _ => match ns.named_ty(n) {
                 Some(nt) => Ty::Named(nt),
                 None => {
-                    let d = diag::unknown(&n, te.span, "no type with this name");
+                    let d = diag::unknown(n, te.span, "no type with this name");
                     let names = ns.type_names();
                     diags.push(diag::did_you_mean(d, n, names.iter().map(|s| &**s)));
                     Ty::Error
