@@ -107,5 +107,5 @@ python3 "$ROOT/benches/table.py" "$OUT" "$PASS" $BENCHES
 if [[ $MANY != 0 ]]; then
   echo
   echo "== check + compile of 10,000 functions"
-  python3 "$ROOT/benches/gen_many.py" --strata "$STRATA" --out "$OUT/../many.strata"
+  python3 "$ROOT/benches/gen_many.py" --strata "$STRATA" --out "$(dirname "$OUT")/many.strata"
 fi

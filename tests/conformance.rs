@@ -136,7 +136,16 @@ fn discover(root: &Path) -> Result<Vec<Case>, String> {
     for folder_path in sorted_entries(&root)? {
         let folder = file_name(&folder_path);
         if !folder_path.is_dir() {
-            continue; // README.md and the like: documentation, not cases
+            if !folder.ends_with(".md") {
+                // Not documentation, so probably a case put in the wrong place.
+                cases.push(Case {
+                    name: format!("unsorted/{folder}"),
+                    folder: String::new(),
+                    path: folder_path,
+                    kind: Err("a file outside every case folder: the folder decides how a case runs".into()),
+                });
+            }
+            continue;
         }
         for path in sorted_entries(&folder_path)? {
             let file = file_name(&path);
@@ -450,7 +459,6 @@ fn describe(status: ExitStatus) -> String {
     if let Some(code) = status.code() {
         return match code {
             101 => "exit 101 (a Rust panic)".into(),
-            3 => "exit 3 (--check-leaks found live heap objects)".into(),
             _ => format!("exit {code}"),
         };
     }

@@ -231,16 +231,25 @@ impl Drop for Watchdog {
 
 // ----- frames ----------------------------------------------------------------
 
-static FRAMES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Function names for backtraces, by frame id (with the reverse index).
+struct FrameNames {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+static FRAMES: Mutex<Option<FrameNames>> = Mutex::new(None);
 
 /// Registers a function name for backtraces (at compile time).
 pub fn register_frame(name: &str) -> u32 {
-    let mut frames = FRAMES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(i) = frames.iter().position(|f| f == name) {
-        return i as u32;
+    let mut guard = FRAMES.lock().unwrap_or_else(|e| e.into_inner());
+    let frames = guard.get_or_insert_with(|| FrameNames { names: Vec::new(), ids: HashMap::new() });
+    if let Some(&id) = frames.ids.get(name) {
+        return id;
     }
-    frames.push(name.to_string());
-    frames.len() as u32 - 1
+    let id = frames.names.len() as u32;
+    frames.names.push(name.to_string());
+    frames.ids.insert(name.to_string(), id);
+    id
 }
 
 // ----- host helpers that need the evaluation ----------------------------------------
@@ -263,7 +272,7 @@ unsafe extern "C" fn rt_push_frame(ctx: *mut Ctx, frame: u32, line: u32) {
     let Ok(mut e) = eval.error.try_borrow_mut() else { return };
     let Some(err) = e.as_mut() else { return };
     let frames = FRAMES.lock().unwrap_or_else(|e| e.into_inner());
-    let name = frames.get(frame as usize).map(String::as_str).unwrap_or("?");
+    let name = frames.as_ref().and_then(|f| f.names.get(frame as usize)).map(String::as_str).unwrap_or("?");
     let count = err.frames.len();
     match err.frames.last_mut() {
         Some(last) if last.function == name && last.line == line => last.repeats += 1,

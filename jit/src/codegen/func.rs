@@ -77,6 +77,13 @@ enum TempLoc {
     Var(Variable),
 }
 
+/// An unwind block asked for and not yet emitted, with what it releases.
+struct PendingUnwind {
+    block: Block,
+    temps: Vec<TempLoc>,
+    locals: Vec<LocalId>,
+}
+
 struct LoopCx {
     continue_to: Block,
     exit: Block,
@@ -100,12 +107,15 @@ pub(super) struct FnCx<'a, 'r, 'f> {
     next_temp: u32,
     loops: Vec<LoopCx>,
     frame_id: u32,
-    line_starts: Vec<u32>,
+    line_starts: std::sync::Arc<Vec<u32>>,
     func_refs: HashMap<FuncId, FuncRef>,
     /// The global function being compiled (closures inside it included):
     /// its calls to itself are direct, since an activation of `f` in world W
     /// always resolves `f` to this very code.
     self_fn: Option<(std::sync::Arc<str>, FuncId)>,
+    /// Shared unwind blocks by (live temps, open scopes).
+    unwinds: HashMap<(Vec<u32>, Vec<Vec<LocalId>>), Block>,
+    pending_unwinds: Vec<PendingUnwind>,
 }
 
 /// Compiles `body` (and every closure literal inside it) into function `id`.
@@ -159,12 +169,7 @@ fn compile_one(
     let frame_id = unit.resolver.frame_id(frame_name);
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fbc);
-        let mut line_starts = vec![0u32];
-        for (i, c) in body.source.bytes().enumerate() {
-            if c == b'\n' {
-                line_starts.push(i as u32 + 1);
-            }
-        }
+        let line_starts = unit.line_starts(&body.source);
         let mut f = FnCx {
             b,
             unit: &mut *unit,
@@ -183,6 +188,8 @@ fn compile_one(
             line_starts,
             func_refs: HashMap::new(),
             self_fn: self_fn.clone(),
+            unwinds: HashMap::new(),
+            pending_unwinds: Vec::new(),
         };
         f.emit(params, expr, captures)?;
         f.b.seal_all_blocks();
@@ -229,7 +236,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let v = self.coerce(v, &self.ret.clone());
         let vals = self.give(v);
         self.emit_return(vals);
-        Ok(())
+        self.emit_unwinds()
     }
 
     // ----- small utilities -------------------------------------------------
@@ -272,14 +279,10 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
 
     /// If `flag` is non-zero, unwind this activation (the error is recorded).
     pub fn branch_error(&mut self, flag: Value, span: Span) -> R<()> {
-        let err = self.b.create_block();
+        let target = self.unwind_target();
+        let line = self.iconst(types::I32, self.line(span) as i64);
         let cont = self.b.create_block();
-        self.b.set_cold_block(err);
-        self.b.ins().brif(flag, err, &[], cont, &[]);
-        self.b.switch_to_block(err);
-        self.b.seal_block(err);
-        let line = self.line(span);
-        self.unwind(line)?;
+        self.b.ins().brif(flag, target, &[BlockArg::Value(line)], cont, &[]);
         self.b.switch_to_block(cont);
         self.b.seal_block(cont);
         Ok(())
@@ -295,39 +298,63 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         self.b.seal_block(err);
         let c = self.iconst(types::I32, code as i64);
         self.call_helper("rt_raise", &[self.ctx, c])?;
-        let line = self.line(span);
-        self.unwind(line)?;
+        let target = self.unwind_target();
+        let line = self.iconst(types::I32, self.line(span) as i64);
+        self.b.ins().jump(target, &[BlockArg::Value(line)]);
         self.b.switch_to_block(cont);
         self.b.seal_block(cont);
         Ok(())
     }
 
-    /// Releases everything this activation owns, adds its frame to the
-    /// backtrace and returns the error status.
-    fn unwind(&mut self, line: u32) -> R<()> {
-        let temps: Vec<TempLoc> = self.temps.iter().rev().map(|&(_, t)| t).collect();
-        for t in temps {
-            let v = match t {
-                TempLoc::Val(v) => v,
-                TempLoc::Var(var) => self.b.use_var(var),
-            };
-            self.emit_dec(v)?;
+    /// The block that unwinds this activation from the current point: it
+    /// releases everything owned here, adds the frame (its line is the
+    /// block's parameter) and returns the error status. Points that own the
+    /// same values share one block; the blocks are emitted at the end.
+    fn unwind_target(&mut self) -> Block {
+        let key = (self.temps.iter().map(|&(id, _)| id).collect::<Vec<_>>(), self.scopes.clone());
+        if let Some(&b) = self.unwinds.get(&key) {
+            return b;
         }
-        for depth in (0..self.scopes.len()).rev() {
-            self.release_scope_locals(depth)?;
-        }
-        let fid = self.iconst(types::I32, self.frame_id as i64);
-        let l = self.iconst(types::I32, line as i64);
-        self.call_helper("rt_push_frame", &[self.ctx, fid, l])?;
-        let one = self.iconst(types::I8, 1);
-        match self.abi {
-            Abi::Entry => {
-                self.b.ins().return_(&[one]);
+        let block = self.b.create_block();
+        self.b.append_block_param(block, types::I32);
+        self.b.set_cold_block(block);
+        let temps = self.temps.iter().rev().map(|&(_, t)| t).collect();
+        let locals = self.scopes.iter().rev().flat_map(|s| s.iter().rev().copied()).collect();
+        self.pending_unwinds.push(PendingUnwind { block, temps, locals });
+        self.unwinds.insert(key, block);
+        block
+    }
+
+    /// Emits the unwind blocks asked for while compiling the body.
+    fn emit_unwinds(&mut self) -> R<()> {
+        for u in std::mem::take(&mut self.pending_unwinds) {
+            self.b.switch_to_block(u.block);
+            let line = self.b.block_params(u.block)[0];
+            for t in u.temps {
+                let v = match t {
+                    TempLoc::Val(v) => v,
+                    TempLoc::Var(var) => self.b.use_var(var),
+                };
+                self.emit_dec(v)?;
             }
-            Abi::Function => {
-                let mut rets: Vec<Value> = clif_types(&self.ret).into_iter().map(|t| self.zero(t)).collect();
-                rets.push(one);
-                self.b.ins().return_(&rets);
+            for id in u.locals {
+                let vals = self.read_local_raw(id)?;
+                if let Some(&p) = vals.first() {
+                    self.emit_dec(p)?;
+                }
+            }
+            let fid = self.iconst(types::I32, self.frame_id as i64);
+            self.call_helper("rt_push_frame", &[self.ctx, fid, line])?;
+            let one = self.iconst(types::I8, 1);
+            match self.abi {
+                Abi::Entry => {
+                    self.b.ins().return_(&[one]);
+                }
+                Abi::Function => {
+                    let mut rets: Vec<Value> = clif_types(&self.ret).into_iter().map(|t| self.zero(t)).collect();
+                    rets.push(one);
+                    self.b.ins().return_(&rets);
+                }
             }
         }
         Ok(())
@@ -377,11 +404,9 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         self.b.seal_block(slow);
         // Only fails on a helper-lookup bug, which the first compile reports.
         if let Ok(Some(stop)) = self.call_helper("rt_stack_check", &[self.ctx]) {
-            let err = self.b.create_block();
-            self.b.ins().brif(stop, err, &[], cont, &[]);
-            self.b.switch_to_block(err);
-            self.b.seal_block(err);
-            let _ = self.unwind(line);
+            let target = self.unwind_target();
+            let l = self.iconst(types::I32, line as i64);
+            self.b.ins().brif(stop, target, &[BlockArg::Value(l)], cont, &[]);
         } else {
             self.b.ins().jump(cont, &[]);
         }

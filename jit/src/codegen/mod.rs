@@ -62,6 +62,9 @@ fn isa() -> Result<OwnedTargetIsa, CodegenError> {
         set(&mut flags, "is_pic", "false")?;
         set(&mut flags, "opt_level", "speed")?;
         set(&mut flags, "preserve_frame_pointers", "true")?;
+        // The verifier re-checks every function Cranelift builds; it costs a
+        // noticeable share of compile time and guards only our own bugs.
+        set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
         let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
         builder.finish(settings::Flags::new(flags)).map_err(|e| e.to_string())
     })
@@ -100,9 +103,24 @@ pub(crate) struct UnitCx<'r> {
     pub call_conv: CallConv,
     /// Closure bodies found while compiling, compiled after their parent.
     pub pending: Vec<func::PendingClosure>,
+    /// Byte offsets of line starts per source text (many bodies share one).
+    lines: HashMap<usize, Arc<Vec<u32>>>,
 }
 
 impl UnitCx<'_> {
+    /// Where each line of `source` starts, computed once per source text.
+    pub fn line_starts(&mut self, source: &Arc<str>) -> Arc<Vec<u32>> {
+        let key = Arc::as_ptr(source) as *const u8 as usize;
+        self.lines
+            .entry(key)
+            .or_insert_with(|| {
+                let mut starts = vec![0u32];
+                starts.extend(source.bytes().enumerate().filter(|&(_, c)| c == b'\n').map(|(i, _)| i as u32 + 1));
+                Arc::new(starts)
+            })
+            .clone()
+    }
+
     /// The module-level id of a host helper, declared on first use.
     pub fn helper(&mut self, name: &'static str) -> Result<FuncId, CodegenError> {
         if let Some(&id) = self.helpers.get(name) {
@@ -136,7 +154,8 @@ pub fn compile_unit(
     let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
     builder.symbol_lookup_fn(Box::new(|name| find_helper(name).map(|h| h.addr)));
     let module = JITModule::new(builder);
-    let mut unit = UnitCx { module, resolver, helpers: HashMap::new(), call_conv, pending: Vec::new() };
+    let mut unit =
+        UnitCx { module, resolver, helpers: HashMap::new(), call_conv, pending: Vec::new(), lines: HashMap::new() };
 
     let mut fn_ids = Vec::new();
     for body in functions {
