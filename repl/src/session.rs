@@ -53,12 +53,6 @@ pub struct Session {
     interrupt: Arc<Interrupt>,
 }
 
-/// What one input did, for the caller to show.
-pub struct InputResult {
-    /// Each top-level expression's value, in order.
-    pub values: Vec<OwnedValue>,
-}
-
 impl Session {
     pub fn new(config: SessionConfig) -> Session {
         Session { program: Program::new(), config, interrupt: Arc::new(Interrupt::default()) }

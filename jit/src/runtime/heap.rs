@@ -192,7 +192,7 @@ unsafe fn destroy(p: *mut Header, pending: &mut Vec<*mut Header>) {
                         }
                     }
                 }
-                std::alloc::dealloc(p as *mut u8, slots_layout(h.nslots));
+                release_slots(p, h.nslots);
             }
             _ => return, // not ours: leak rather than guess
         }
@@ -227,17 +227,79 @@ pub(crate) unsafe fn slot(p: *const Header, i: usize) -> u64 {
     unsafe { *slot_ptr(p, i) }
 }
 
+/// Small records and enums are recycled through per-thread free lists, one
+/// per slot count: trees and lists allocate and free millions of same-sized
+/// nodes, and a list pop is much cheaper than a trip through malloc.
+const CACHED_SLOTS: usize = 8;
+const CACHE_LIMIT: usize = 1 << 16;
+
+struct SlotCache {
+    free: RefCell<[Vec<*mut u8>; CACHED_SLOTS]>,
+}
+
+impl Drop for SlotCache {
+    fn drop(&mut self) {
+        for (n, list) in self.free.get_mut().iter_mut().enumerate() {
+            for p in list.drain(..) {
+                // SAFETY: every cached block came from `alloc` with this layout.
+                unsafe { std::alloc::dealloc(p, slots_layout(n as u32)) };
+            }
+        }
+    }
+}
+
+thread_local! {
+    static SLOT_CACHE: SlotCache = const { SlotCache { free: RefCell::new([const { Vec::new() }; CACHED_SLOTS]) } };
+}
+
+/// Returns a dead record/enum's memory to this thread's cache or the allocator.
+///
+/// # Safety
+/// `p` must be a record/enum allocation of `nslots` slots that nothing uses.
+unsafe fn release_slots(p: *mut Header, nslots: u32) {
+    let n = nslots as usize;
+    let cached = n < CACHED_SLOTS
+        && SLOT_CACHE
+            .try_with(|c| {
+                let mut free = c.free.borrow_mut();
+                let list = &mut free[n];
+                if list.len() < CACHE_LIMIT {
+                    list.push(p as *mut u8);
+                    true
+                } else {
+                    false
+                }
+            })
+            .unwrap_or(false);
+    if !cached {
+        // SAFETY: caller's contract; allocated with this layout.
+        unsafe { std::alloc::dealloc(p as *mut u8, slots_layout(nslots)) };
+    }
+}
+
 /// Slots are left uninitialised: compiled code evaluates every field first
 /// and stores them all right after allocating, before anything can fail or
 /// observe the object (zeroing cost a measurable share of allocation).
 fn alloc_slots(kind: Kind, type_key: u32, tag: u32, nslots: u32, rc: u64) -> *mut Header {
-    let layout = slots_layout(nslots);
-    // SAFETY: the layout has non-zero size (at least the header).
-    let p = unsafe { std::alloc::alloc(layout) } as *mut Header;
-    if p.is_null() {
-        std::alloc::handle_alloc_error(layout);
-    }
-    // SAFETY: freshly allocated, large enough and aligned for a header.
+    let n = nslots as usize;
+    let recycled = if n < CACHED_SLOTS {
+        SLOT_CACHE.try_with(|c| c.free.borrow_mut()[n].pop()).ok().flatten()
+    } else {
+        None
+    };
+    let p = match recycled {
+        Some(p) => p as *mut Header,
+        None => {
+            let layout = slots_layout(nslots);
+            // SAFETY: the layout has non-zero size (at least the header).
+            let p = unsafe { std::alloc::alloc(layout) } as *mut Header;
+            if p.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            p
+        }
+    };
+    // SAFETY: freshly allocated (or recycled), large enough and aligned for a header.
     unsafe { p.write(header(kind, type_key, tag, nslots, rc)) };
     p
 }
