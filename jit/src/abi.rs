@@ -29,6 +29,8 @@ pub struct Ctx {
     pub err: AtomicU8,
     /// The evaluation this context belongs to.
     pub eval: *const EvalState,
+    /// The age of this context's world (`world_age()`).
+    pub world_age: u64,
 }
 
 pub const CTX_TABLE: i32 = 0;

@@ -105,13 +105,25 @@ pub struct EvalHost {
     reads: RefCell<HashMap<u32, (u64, u64)>>,
     /// Buffered writes: id -> bits. Owned references.
     writes: RefCell<HashMap<u32, u64>>,
+    /// Contexts for newer worlds entered with `latest`, kept until the end.
+    latest_ctxs: RefCell<Vec<(Box<Ctx>, Arc<World>)>>,
+    definer: Option<Definer>,
+    in_initialiser: bool,
 }
+
+/// Commits source text as a transaction from running code (`define`):
+/// returns the newest world age, or the check error's text.
+pub type Definer = Arc<dyn Fn(&str) -> Result<u64, String> + Send + Sync>;
 
 /// What to run and how.
 pub struct EvalOptions {
     pub output: Box<dyn Output>,
     pub timeout: Option<Duration>,
     pub interrupt: Arc<Interrupt>,
+    /// What `define(src)` calls; `None` makes `define` fail.
+    pub definer: Option<Definer>,
+    /// Global initialisers may not `define`.
+    pub in_initialiser: bool,
 }
 
 /// A value an evaluation produced, owned by the holder.
@@ -153,6 +165,9 @@ pub fn run_thunk(
         interrupt: opts.interrupt.clone(),
         reads: RefCell::new(HashMap::new()),
         writes: RefCell::new(HashMap::new()),
+        latest_ctxs: RefCell::new(Vec::new()),
+        definer: opts.definer,
+        in_initialiser: opts.in_initialiser,
     };
     let limit = stack_limit();
     let state = EvalState { error: RefCell::new(None), output: opts.output, stack_limit: limit, host: Some(host) };
@@ -161,6 +176,7 @@ pub fn run_thunk(
         stack_limit: AtomicUsize::new(limit),
         err: AtomicU8::new(0),
         eval: &state,
+        world_age: world.age,
     });
     opts.interrupt.register(&ctx);
     let watchdog = opts.timeout.map(|t| Watchdog::start(t, opts.interrupt.clone()));
@@ -175,6 +191,9 @@ pub fn run_thunk(
     drop(watchdog);
     opts.interrupt.unregister(&ctx);
     let host = state.host.as_ref().expect("host set above");
+    for (c, _) in host.latest_ctxs.borrow().iter() {
+        opts.interrupt.unregister(c);
+    }
     let result = if status == 0 {
         match shared.globals.commit(&host.reads.borrow(), &mut host.writes.borrow_mut()) {
             Ok(()) => Ok(OwnedValue { bits: out, ty: ret.clone() }),
@@ -317,7 +336,94 @@ unsafe extern "C" fn rt_no_match(ctx: *mut Ctx) {
 
 unsafe extern "C" fn rt_world_age(ctx: *mut Ctx) -> i64 {
     // SAFETY: called by compiled code with its live context.
-    unsafe { host(ctx).map(|h| h.world.age as i64).unwrap_or(0) }
+    unsafe { (*ctx).world_age as i64 }
+}
+
+/// `define(src)`: commits `src` from running code; the caller stays in its
+/// world. Returns the newest world age.
+unsafe extern "C" fn rt_define(ctx: *mut Ctx, src: *const abi::Header) -> i64 {
+    // SAFETY: called by compiled code with its live context and a live str.
+    unsafe {
+        let Some(h) = host(ctx) else { return 0 };
+        if h.in_initialiser {
+            abi::raise(ctx, "define failed: `define` is not allowed in a global initialiser");
+            return 0;
+        }
+        let Some(definer) = h.definer.clone() else {
+            abi::raise(ctx, "define failed: this evaluation cannot define");
+            return 0;
+        };
+        let text = crate::runtime::heap::str_value(src).to_string();
+        match definer(&text) {
+            Ok(age) => age as i64,
+            Err(msg) => {
+                abi::raise(ctx, format!("define failed: {msg}"));
+                0
+            }
+        }
+    }
+}
+
+static SIGS: Mutex<Vec<lang::types::FnSig>> = Mutex::new(Vec::new());
+
+/// Registers the signature a `latest` call site expects (at compile time).
+pub fn register_sig(sig: &lang::types::FnSig) -> u32 {
+    let mut sigs = SIGS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = sigs.iter().position(|s| s.params.iter().map(|p| &p.1).eq(sig.params.iter().map(|p| &p.1)) && s.ret == sig.ret) {
+        return i as u32;
+    }
+    sigs.push(sig.clone());
+    sigs.len() as u32 - 1
+}
+
+fn show_sig(sig: &lang::types::FnSig) -> String {
+    let params: Vec<String> = sig.params.iter().map(|(_, t)| t.to_string()).collect();
+    format!("fn({}) -> {}", params.join(", "), sig.ret)
+}
+
+/// `latest f(...)`: a context for the newest world (the same evaluation),
+/// after checking that the newest `f` still has the signature the caller
+/// was checked against.
+unsafe extern "C" fn rt_latest_ctx(ctx: *mut Ctx, name: u32, sig: u32) -> *mut Ctx {
+    // SAFETY: called by compiled code with its live context.
+    unsafe {
+        let Some(h) = host(ctx) else { return ctx };
+        let newest = h.shared.newest();
+        let fname = FRAMES.lock().ok().and_then(|f| f.as_ref().and_then(|f| f.names.get(name as usize).cloned())).unwrap_or_default();
+        let expected = SIGS.lock().ok().and_then(|s| s.get(sig as usize).cloned());
+        let found = newest.fns.get(fname.as_str()).map(|e| e.sig.clone());
+        let fits = match (&expected, &found) {
+            (Some(e), Some(f)) => e.params.iter().map(|p| &p.1).eq(f.params.iter().map(|p| &p.1)) && e.ret == f.ret,
+            _ => false,
+        };
+        if !fits {
+            let want = expected.as_ref().map(show_sig).unwrap_or_default();
+            let got = found.as_ref().map(show_sig).unwrap_or_else(|| "not defined".into());
+            abi::raise(
+                ctx,
+                format!(
+                    "signature changed: `{fname}` is {want} in world {} but {got} in world {}; `latest` cannot call it",
+                    (*ctx).world_age, newest.age
+                ),
+            );
+            return ctx;
+        }
+        if newest.age == (*ctx).world_age {
+            return ctx;
+        }
+        let c = &*ctx;
+        let new = Box::new(Ctx {
+            table: newest.table_ptr(),
+            stack_limit: AtomicUsize::new(c.stack_limit.load(Ordering::SeqCst)),
+            err: AtomicU8::new(0),
+            eval: c.eval,
+            world_age: newest.age,
+        });
+        h.interrupt.register(&new);
+        let p = &*new as *const Ctx as *mut Ctx;
+        h.latest_ctxs.borrow_mut().push((new, newest));
+        p
+    }
 }
 
 unsafe extern "C" fn rt_latest_world(ctx: *mut Ctx) -> i64 {
@@ -386,6 +492,8 @@ pub fn helpers() -> &'static [Helper] {
             Helper { name: "rt_no_match", addr: rt_no_match as *const u8, params: &[I64], ret: None },
             Helper { name: "rt_world_age", addr: rt_world_age as *const u8, params: &[I64], ret: Some(I64) },
             Helper { name: "rt_latest_world", addr: rt_latest_world as *const u8, params: &[I64], ret: Some(I64) },
+            Helper { name: "rt_define", addr: rt_define as *const u8, params: &[I64, I64], ret: Some(I64) },
+            Helper { name: "rt_latest_ctx", addr: rt_latest_ctx as *const u8, params: &[I64, I32, I32], ret: Some(I64) },
             Helper { name: "rt_global_get", addr: rt_global_get as *const u8, params: &[I64, I32], ret: Some(I64) },
             Helper { name: "rt_global_set", addr: rt_global_set as *const u8, params: &[I64, I32, I64], ret: None },
         ]

@@ -22,26 +22,67 @@ impl TypeKeys for RegisteredTypes {
     }
 }
 
+/// What every definition records besides its meaning: its version, its own
+/// source text (the item, verbatim) and the names it mentions (an
+/// over-approximation of what it depends on).
+#[derive(Clone, Debug)]
+pub struct DefMeta {
+    pub version: u32,
+    pub text: Arc<str>,
+    pub uses: Arc<[Arc<str>]>,
+    /// The world this version entered.
+    pub since: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct FnEntry {
     pub sig: FnSig,
     pub slot: u32,
-    pub version: u32,
-    pub source: Arc<str>,
+    pub meta: DefMeta,
 }
 
 #[derive(Clone, Debug)]
 pub struct TypeEntry {
     pub info: Arc<TypeInfo>,
-    pub source: Arc<str>,
+    pub meta: DefMeta,
 }
 
 #[derive(Clone, Debug)]
 pub struct GlobalEntry {
     pub sig: GlobalSig,
     pub id: u32,
-    pub version: u32,
-    pub source: Arc<str>,
+    pub meta: DefMeta,
+}
+
+/// The text and uses of each definition in a transaction, by name, from the
+/// session (which parsed it). `dependent` marks definitions re-checked only
+/// because something they use changed signature: they keep their version.
+#[derive(Clone, Debug, Default)]
+pub struct Texts {
+    pub defs: HashMap<Arc<str>, (Arc<str>, Arc<[Arc<str>]>, bool)>,
+}
+
+impl World {
+    /// The current version's text of a definition, if `name` is defined.
+    pub fn text_of(&self, name: &str) -> Option<Arc<str>> {
+        self.meta_of(name).map(|m| m.text.clone())
+    }
+
+    pub fn meta_of(&self, name: &str) -> Option<&DefMeta> {
+        self.fns
+            .get(name)
+            .map(|f| &f.meta)
+            .or_else(|| self.types.get(name).map(|t| &t.meta))
+            .or_else(|| self.globals.get(name).map(|g| &g.meta))
+    }
+
+    /// Every definition with its meta, for finding dependents.
+    pub fn all_defs(&self) -> Vec<(Arc<str>, DefMeta)> {
+        let f = self.fns.iter().map(|(n, e)| (n.clone(), e.meta.clone()));
+        let t = self.types.iter().map(|(n, e)| (n.clone(), e.meta.clone()));
+        let g = self.globals.iter().map(|(n, e)| (n.clone(), e.meta.clone()));
+        f.chain(t).chain(g).collect()
+    }
 }
 
 /// An immutable world: what every name means, and where its code is.
@@ -215,15 +256,26 @@ impl Drop for Globals {
 }
 
 /// State shared by every evaluation of a program.
-#[derive(Default)]
 pub struct Shared {
     pub globals: Globals,
     latest: AtomicU64,
+    newest: std::sync::Mutex<Arc<World>>,
 }
 
 impl Shared {
     pub fn latest_age(&self) -> u64 {
         self.latest.load(Ordering::SeqCst)
+    }
+
+    /// The newest published world.
+    pub fn newest(&self) -> Arc<World> {
+        self.newest.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn publish(&self, world: Arc<World>) {
+        let age = world.age;
+        *self.newest.lock().unwrap_or_else(|e| e.into_inner()) = world;
+        self.latest.store(age, Ordering::SeqCst);
     }
 }
 
@@ -242,12 +294,16 @@ pub struct Committed {
     pub world: Arc<World>,
     pub created_world: bool,
     pub exprs: Vec<Thunk>,
+    /// The version each (non-dependent) definition got.
+    pub versions: HashMap<Arc<str>, u32>,
 }
 
 /// A compiled top-level expression.
 pub struct Thunk {
     code: *const u8,
     pub ret: Ty,
+    /// The world it was checked and compiled in, which it runs in.
+    world: Arc<World>,
     _unit: Arc<CompiledUnit>,
 }
 
@@ -255,6 +311,8 @@ pub struct Thunk {
 pub struct Program {
     worlds: Vec<Arc<World>>,
     slots: HashMap<Arc<str>, u32>,
+    /// The last version number given to each name (never restarts).
+    versions: HashMap<Arc<str>, u32>,
     pub shared: Arc<Shared>,
 }
 
@@ -275,18 +333,17 @@ impl Program {
             globals: imbl::HashMap::new(),
             units: imbl::Vector::new(),
         };
-        let shared = Arc::new(Shared::default());
-        shared.latest.store(1, Ordering::SeqCst);
-        Program { worlds: vec![Arc::new(world)], slots: HashMap::new(), shared }
+        let world = Arc::new(world);
+        let shared = Arc::new(Shared {
+            globals: Globals::default(),
+            latest: AtomicU64::new(1),
+            newest: std::sync::Mutex::new(world.clone()),
+        });
+        Program { worlds: vec![world], slots: HashMap::new(), versions: HashMap::new(), shared }
     }
 
     pub fn newest(&self) -> Arc<World> {
         self.worlds.last().expect("world 1 always exists").clone()
-    }
-
-    fn slot(&mut self, name: &Arc<str>) -> u32 {
-        let next = self.slots.len() as u32;
-        *self.slots.entry(name.clone()).or_insert(next)
     }
 
     /// Commits a checked transaction: registers its types, compiles its
@@ -295,7 +352,7 @@ impl Program {
     pub fn commit(
         &mut self,
         checked: &Checked,
-        source: &Arc<str>,
+        texts: &Texts,
         options: &dyn Fn() -> EvalOptions,
     ) -> Result<Committed, CommitError> {
         let base = self.newest();
@@ -308,25 +365,44 @@ impl Program {
             globals: base.globals.clone(),
             units: base.units.clone(),
         };
+        let age = world.age;
+        let mut versions = HashMap::new();
+        let mut meta = |name: &Arc<str>, old: Option<&DefMeta>| -> DefMeta {
+            let (text, uses, dependent) = texts.defs.get(name).cloned().unwrap_or_else(|| ("".into(), Arc::from([]), false));
+            match old {
+                Some(m) if dependent => DefMeta { text, uses, ..m.clone() },
+                _ => {
+                    let v = self.versions.get(name).copied().unwrap_or(0) + 1;
+                    versions.insert(name.clone(), v);
+                    DefMeta { version: v, text, uses, since: age }
+                }
+            }
+        };
         for t in &checked.types {
             register_layout(t);
-            let version = t.named.version;
-            world.types.insert(t.named.name.clone(), TypeEntry { info: t.clone(), source: source.clone() });
-            let _ = version;
+            let m = meta(&t.named.name, base.types.get(&t.named.name).map(|e| &e.meta));
+            world.types.insert(t.named.name.clone(), TypeEntry { info: t.clone(), meta: m });
         }
+        let mut fn_slots = Vec::new();
         for f in &checked.fns {
-            let slot = self.slot(&f.name);
-            let version = base.fns.get(&f.name).map(|e| e.version + 1).unwrap_or(1);
-            world.fns.insert(f.name.clone(), FnEntry { sig: f.sig.clone(), slot, version, source: source.clone() });
+            let next = self.slots.len() as u32;
+            let slot = *self.slots.entry(f.name.clone()).or_insert(next);
+            fn_slots.push(slot);
+            let m = meta(&f.name, base.fns.get(&f.name).map(|e| &e.meta));
+            world.fns.insert(f.name.clone(), FnEntry { sig: f.sig.clone(), slot, meta: m });
         }
         let mut new_globals = Vec::new();
+        // A redefined `var` of the same type keeps its value (its new
+        // initialiser does not run); anything else gets a fresh cell.
+        let mut keeps_value = Vec::new();
         for g in &checked.globals {
-            let id = match base.globals.get(&g.name) {
-                Some(e) if e.sig == g.sig => e.id,
-                _ => self.shared.globals.add(g.name.clone(), g.sig.ty.is_heap()),
+            let (id, keep) = match base.globals.get(&g.name) {
+                Some(e) if e.sig == g.sig && g.sig.mutable => (e.id, true),
+                _ => (self.shared.globals.add(g.name.clone(), g.sig.ty.is_heap()), false),
             };
-            let version = base.globals.get(&g.name).map(|e| e.version + 1).unwrap_or(1);
-            world.globals.insert(g.name.clone(), GlobalEntry { sig: g.sig.clone(), id, version, source: source.clone() });
+            keeps_value.push(keep);
+            let m = meta(&g.name, base.globals.get(&g.name).map(|e| &e.meta));
+            world.globals.insert(g.name.clone(), GlobalEntry { sig: g.sig.clone(), id, meta: m });
             new_globals.push(id);
         }
 
@@ -336,15 +412,17 @@ impl Program {
         let unit = codegen::compile_unit(&world, &fn_bodies, &thunks).map_err(|e| CommitError::Codegen(e.0))?;
         let unit = Arc::new(unit);
         world.table.resize(self.slots.len(), 0);
-        for (f, &addr) in checked.fns.iter().zip(&unit.functions) {
-            let slot = world.fns.get(&f.name).map(|e| e.slot).unwrap_or(0) as usize;
-            world.table[slot] = addr as usize;
+        for (&slot, &addr) in fn_slots.iter().zip(&unit.functions) {
+            world.table[slot as usize] = addr as usize;
         }
         world.units.push_back(unit.clone());
         let world = Arc::new(world);
 
         // Initialisers run in the new world before it is published.
         for (i, g) in checked.globals.iter().enumerate() {
+            if keeps_value[i] {
+                continue;
+            }
             let code = unit.thunks[i];
             match eval::run_thunk(world.clone(), self.shared.clone(), code, &g.sig.ty, options()) {
                 Ok(v) => {
@@ -356,23 +434,31 @@ impl Program {
             }
         }
         if defines {
-            self.shared.latest.store(world.age, Ordering::SeqCst);
+            for (name, &v) in &versions {
+                self.versions.insert(name.clone(), v);
+            }
+            self.shared.publish(world.clone());
             self.worlds.push(world.clone());
         }
         let exprs = checked
             .exprs
             .iter()
             .enumerate()
-            .map(|(i, e)| Thunk { code: unit.thunks[checked.globals.len() + i], ret: e.body.ret.clone(), _unit: unit.clone() })
+            .map(|(i, e)| Thunk {
+                code: unit.thunks[checked.globals.len() + i],
+                ret: e.body.ret.clone(),
+                world: world.clone(),
+                _unit: unit.clone(),
+            })
             .collect();
-        Ok(Committed { world, created_world: defines, exprs })
+        Ok(Committed { world, created_world: defines, exprs, versions })
     }
+}
 
-    /// Runs one compiled top-level expression as its own evaluation in the
-    /// newest world.
-    pub fn run(&self, thunk: &Thunk, options: EvalOptions) -> Result<OwnedValue, RuntimeError> {
-        eval::run_thunk(self.newest(), self.shared.clone(), thunk.code, &thunk.ret, options)
-    }
+/// Runs one compiled top-level expression as its own evaluation, in the
+/// world it was checked in (the newest when its transaction committed).
+pub fn run(shared: &Arc<Shared>, thunk: &Thunk, options: EvalOptions) -> Result<OwnedValue, RuntimeError> {
+    eval::run_thunk(thunk.world.clone(), shared.clone(), thunk.code, &thunk.ret, options)
 }
 
 /// Tells the runtime the layout of one version of a user type.

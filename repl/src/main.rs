@@ -1,7 +1,9 @@
 //! The `strata` command: parses the command line and wires the session to
 //! files and the terminal. No language semantics live here.
 
+mod script;
 mod session;
+mod transcript;
 
 use clap::{Parser, Subcommand};
 use session::{Session, SessionConfig};
@@ -67,8 +69,13 @@ fn run_command(cli: Cli) -> ExitCode {
             code
         }
         Some(Command::Check { file }) => check_file(&file),
+        Some(Command::Repl { image: Some(_), .. }) => {
+            eprintln!("error: images are not built yet (issue 7); run `strata repl` without an image");
+            ExitCode::from(1)
+        }
+        Some(Command::Repl { image: None, script: Some(script), record }) => script::run(&script, record),
         Some(Command::Repl { .. }) | None => {
-            eprintln!("error: the REPL is not built yet (issue 4); use `strata run FILE.strata`");
+            eprintln!("error: the interactive REPL is not built yet (issue 4); use `strata repl --script FILE.repl`");
             ExitCode::from(1)
         }
     }
@@ -81,7 +88,7 @@ fn read_source(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("error: cannot read {}: {e}", path.display()))
 }
 
-fn stdout_config(timeout: Option<Duration>) -> SessionConfig {
+pub(crate) fn stdout_config(timeout: Option<Duration>) -> SessionConfig {
     SessionConfig { output: Arc::new(|| Box::new(jit::abi::Stdout)), timeout }
 }
 
@@ -96,14 +103,14 @@ fn run_file(path: &Path, timeout: Option<Duration>) -> ExitCode {
         }
     };
     let name = path.display().to_string();
-    let mut session = Session::new(stdout_config(timeout));
-    let result = session.eval(&source, &name, |_| {}).and_then(|()| {
-        if session.has_function("main") { session.eval("main()", "<main>", |_| {}) } else { Ok(()) }
+    let session = Session::new(stdout_config(timeout));
+    let result = session.input(&source, &name).and_then(|_| {
+        if session.has_function("main") { session.input("main()", "<main>").map(|_| ()) } else { Ok(()) }
     });
     drop(session);
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
+        Err((_, f)) => {
             eprintln!("{f}");
             ExitCode::from(1)
         }

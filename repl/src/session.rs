@@ -1,13 +1,17 @@
-//! One session: the single path every input takes — parse, check against the
-//! newest world, commit, run the top-level expressions — shared by
-//! `strata run`, the REPL and transcripts.
+//! One session: the single path every input takes — parse, drop unchanged
+//! definitions, check against the newest world (re-checking dependents of
+//! changed signatures), commit, run the top-level expressions — shared by
+//! `strata run`, transcripts and `define(...)` from running code.
 
 use jit::abi::{Output, RuntimeError};
-use jit::eval::{EvalOptions, Interrupt, OwnedValue};
-use jit::program::{CommitError, Program};
+use jit::eval::{Definer, EvalOptions, Interrupt};
+use jit::program::{CommitError, Program, Shared, Texts, Thunk, World};
+use lang::ast::{self, Item};
 use lang::check::check_transaction;
-use lang::diagnostic::render;
-use std::sync::Arc;
+use lang::diagnostic::{Diagnostic, render};
+use lang::types::Ty;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How an input failed; `Display` gives the full user-facing message.
@@ -47,66 +51,313 @@ pub struct SessionConfig {
     pub timeout: Option<Duration>,
 }
 
-pub struct Session {
-    program: Program,
+/// The state behind a session, shared with `define` calls from running code.
+struct Engine {
+    program: Mutex<Program>,
+    shared: Arc<Shared>,
     config: SessionConfig,
     interrupt: Arc<Interrupt>,
 }
 
-impl Session {
-    pub fn new(config: SessionConfig) -> Session {
-        Session { program: Program::new(), config, interrupt: Arc::new(Interrupt::default()) }
-    }
+pub struct Session {
+    engine: Arc<Engine>,
+}
 
-    fn options(&self) -> EvalOptions {
-        EvalOptions { output: (self.config.output)(), timeout: self.config.timeout, interrupt: self.interrupt.clone() }
-    }
+/// A committed transaction, ready to run.
+struct Transacted {
+    /// `world N: ...` or `unchanged`, when the input had definitions.
+    ack: Option<String>,
+    exprs: Vec<Thunk>,
+    /// The input ends with an expression whose value the REPL shows.
+    echo_last: bool,
+}
 
-    /// Whether the newest world defines a global function `name`.
-    pub fn has_function(&self, name: &str) -> bool {
-        self.program.newest().fns.contains_key(name)
-    }
+/// What one REPL input produced.
+pub struct InputOutcome {
+    pub ack: Option<String>,
+    /// The echoed value of the input's final expression.
+    pub echo: Option<String>,
+}
 
-    /// Checks `source` against the newest world without committing it.
-    pub fn check(&self, source: &str, source_name: &str) -> Result<(), Failure> {
-        let src: Arc<str> = Arc::from(source);
-        let (prog, diags) = lang::parser::parse(&src);
-        if !diags.is_empty() {
-            return Err(Failure::Check(render(&diags, source_name, &src)));
+impl Engine {
+    fn options(self: &Arc<Self>, in_initialiser: bool) -> EvalOptions {
+        EvalOptions {
+            output: (self.config.output)(),
+            timeout: self.config.timeout,
+            interrupt: self.interrupt.clone(),
+            definer: Some(self.definer()),
+            in_initialiser,
         }
-        let world = self.program.newest();
-        check_transaction(&prog, &src, &*world).map(|_| ()).map_err(|d| Failure::Check(render(&d, source_name, &src)))
     }
 
-    /// Runs one transaction: commits its definitions, then runs its
-    /// top-level expressions in order, each as its own evaluation; stops at
-    /// the first failure. `on_value` sees each expression's value as it ends.
-    pub fn eval(
-        &mut self,
-        source: &str,
-        source_name: &str,
-        mut on_value: impl FnMut(&OwnedValue),
-    ) -> Result<(), Failure> {
-        let src: Arc<str> = Arc::from(source);
-        let (prog, diags) = lang::parser::parse(&src);
+    /// `define(src)`: commit `src` as a transaction, run its expressions,
+    /// and answer the newest world age.
+    fn definer(self: &Arc<Self>) -> Definer {
+        let engine = Arc::downgrade(self);
+        Arc::new(move |src: &str| {
+            let engine = engine.upgrade().ok_or("the session is gone")?;
+            let t = engine.transact(src, "<define>").map_err(|f| {
+                let text = f.to_string();
+                text.strip_prefix("error: ").map(str::to_string).unwrap_or(text)
+            })?;
+            for thunk in &t.exprs {
+                jit::program::run(&engine.shared, thunk, engine.options(false)).map_err(|e| e.message)?;
+            }
+            Ok(engine.shared.latest_age())
+        })
+    }
+
+    /// Parses, checks and commits one transaction (not its expressions).
+    fn transact(self: &Arc<Self>, source: &str, source_name: &str) -> Result<Transacted, Failure> {
+        let (prog, diags) = lang::parser::parse(source);
         if !diags.is_empty() {
-            return Err(Failure::Check(render(&diags, source_name, &src)));
+            return Err(Failure::Check(render(&diags, source_name, source)));
         }
-        let world = self.program.newest();
-        let checked = check_transaction(&prog, &src, &*world).map_err(|d| Failure::Check(render(&d, source_name, &src)))?;
-        let (output, timeout, interrupt) = (self.config.output.clone(), self.config.timeout, self.interrupt.clone());
-        let options = move || EvalOptions { output: output(), timeout, interrupt: interrupt.clone() };
-        let committed = self.program.commit(&checked, &src, &options).map_err(|e| match e {
+        let echo_last = ends_with_expression(&prog, source);
+        let mut program = self.program.lock().unwrap_or_else(|e| e.into_inner());
+        let world = program.newest();
+        let had_defs = prog.items.iter().any(|i| def_name(i).is_some());
+        let kept = drop_unchanged(&prog, source, &world, &HashSet::new());
+        let src: Arc<str> = Arc::from(source);
+        let checked = check_transaction(&kept, &src, &*world).map_err(|d| Failure::Check(render(&d, source_name, source)))?;
+
+        // Definitions that use a name whose signature changed are re-checked
+        // (and recompiled) with the transaction; if one breaks, nothing commits.
+        let changed = changed_signatures(&checked, &world);
+        let ours: HashSet<Arc<str>> = kept.items.iter().filter_map(|i| def_name(i).map(Arc::from)).collect();
+        let dependents: Vec<(Arc<str>, Arc<str>)> = world
+            .all_defs()
+            .into_iter()
+            .filter(|(name, m)| !ours.contains(name) && m.uses.iter().any(|u| changed.contains(u) && u != name))
+            .map(|(name, m)| (name, m.text))
+            .collect();
+        let (checked, all_src, dependent_names) = if dependents.is_empty() {
+            (checked, src, HashSet::new())
+        } else {
+            let mut combined = source.to_string();
+            let mut ranges = Vec::new();
+            for (name, text) in &dependents {
+                combined.push('\n');
+                let start = combined.len();
+                combined.push_str(text);
+                ranges.push((start, combined.len(), name.clone()));
+            }
+            let (cprog, cdiags) = lang::parser::parse(&combined);
+            if !cdiags.is_empty() {
+                return Err(Failure::Internal("a dependent's stored text no longer parses".into()));
+            }
+            let dependent_set: HashSet<Arc<str>> = dependents.iter().map(|(n, _)| n.clone()).collect();
+            let ckept = drop_unchanged(&cprog, &combined, &world, &dependent_set);
+            let csrc: Arc<str> = Arc::from(combined.as_str());
+            let checked = check_transaction(&ckept, &csrc, &*world)
+                .map_err(|d| Failure::Check(render_breaks(&d, &ranges, source_name, source, &combined)))?;
+            let names = dependents.iter().map(|(n, _)| n.clone()).collect();
+            (checked, csrc, names)
+        };
+
+        let texts = texts_of(&lang::parser::parse(&all_src).0, &all_src, &dependent_names);
+        let engine = self.clone();
+        let options = move || engine.options(true);
+        let committed = program.commit(&checked, &texts, &options).map_err(|e| match e {
             CommitError::Codegen(msg) => Failure::Internal(msg),
             CommitError::Init { global, mut error } => {
                 error.message = format!("{} (in the initialiser of `{global}`)", error.message);
                 Failure::Runtime(error)
             }
         })?;
-        for thunk in &committed.exprs {
-            let v = self.program.run(thunk, self.options()).map_err(Failure::Runtime)?;
-            on_value(&v);
+        let ack = had_defs.then(|| {
+            let items: Vec<String> = kept
+                .items
+                .iter()
+                .filter_map(|i| {
+                    let name = def_name(i)?;
+                    let v = committed.versions.get(name)?;
+                    Some(match i {
+                        Item::Type(_) | Item::Enum(_) => format!("type {name} v{v}"),
+                        _ => format!("{name} v{v}"),
+                    })
+                })
+                .collect();
+            if items.is_empty() { "unchanged".to_string() } else { format!("world {}: {}", committed.world.age, items.join(", ")) }
+        });
+        Ok(Transacted { ack, exprs: committed.exprs, echo_last })
+    }
+}
+
+impl Session {
+    pub fn new(config: SessionConfig) -> Session {
+        let program = Program::new();
+        let shared = program.shared.clone();
+        let engine = Engine { program: Mutex::new(program), shared, config, interrupt: Arc::new(Interrupt::default()) };
+        Session { engine: Arc::new(engine) }
+    }
+
+    /// Whether the newest world defines a global function `name`.
+    pub fn has_function(&self, name: &str) -> bool {
+        self.engine.shared.newest().fns.contains_key(name)
+    }
+
+    /// The newest world's age.
+    pub fn world_age(&self) -> u64 {
+        self.engine.shared.latest_age()
+    }
+
+    /// Checks `source` against the newest world without committing it.
+    pub fn check(&self, source: &str, source_name: &str) -> Result<(), Failure> {
+        let (prog, diags) = lang::parser::parse(source);
+        if !diags.is_empty() {
+            return Err(Failure::Check(render(&diags, source_name, source)));
         }
-        Ok(())
+        let world = self.engine.shared.newest();
+        let src: Arc<str> = Arc::from(source);
+        check_transaction(&prog, &src, &*world).map(|_| ()).map_err(|d| Failure::Check(render(&d, source_name, source)))
+    }
+
+    /// Runs one input: commits its definitions, then runs its top-level
+    /// expressions in order, each pinned to the newest world when it starts;
+    /// stops at the first failure.
+    pub fn input(&self, source: &str, source_name: &str) -> Result<InputOutcome, (Option<String>, Failure)> {
+        let t = self.engine.transact(source, source_name).map_err(|f| (None, f))?;
+        let mut echo = None;
+        let n = t.exprs.len();
+        for (i, thunk) in t.exprs.iter().enumerate() {
+            let v = jit::program::run(&self.engine.shared, thunk, self.engine.options(false))
+                .map_err(|e| (t.ack.clone(), Failure::Runtime(e)))?;
+            if i + 1 == n && t.echo_last && !matches!(v.ty, Ty::Unit | Ty::Never | Ty::Error) {
+                echo = Some(v.display(true));
+            }
+        }
+        Ok(InputOutcome { ack: t.ack, echo })
+    }
+}
+
+/// The name a definition item defines.
+fn def_name(item: &Item) -> Option<&str> {
+    match item {
+        Item::Fn(d) => Some(&d.name.name),
+        Item::Type(d) => Some(&d.name.name),
+        Item::Enum(d) => Some(&d.name.name),
+        Item::Global(d) => Some(&d.name.name),
+        _ => None,
+    }
+}
+
+/// The tokens of `text`, as source slices: equal sequences mean the same
+/// definition, whitespace and comments aside.
+fn tokens(text: &str) -> Vec<&str> {
+    lang::lexer::lex(text).tokens.iter().map(|t| &text[t.span.range()]).collect()
+}
+
+/// The transaction without definitions whose text equals their current
+/// version token for token (they create no version); `keep` names are kept
+/// regardless (dependents being re-checked).
+fn drop_unchanged(prog: &ast::Program, source: &str, world: &World, keep: &HashSet<Arc<str>>) -> ast::Program {
+    let items = prog
+        .items
+        .iter()
+        .filter(|item| {
+            let Some(name) = def_name(item) else { return true };
+            if keep.contains(name) {
+                return true;
+            }
+            let text = &source[item.span().range()];
+            world.text_of(name).is_none_or(|old| tokens(&old) != tokens(text))
+        })
+        .cloned()
+        .collect();
+    ast::Program { items }
+}
+
+/// Names whose signature the checked transaction changes.
+fn changed_signatures(checked: &lang::check::Checked, world: &World) -> HashSet<Arc<str>> {
+    let mut changed = HashSet::new();
+    for f in &checked.fns {
+        if world.fns.get(&f.name).is_some_and(|old| old.sig != f.sig) {
+            changed.insert(f.name.clone());
+        }
+    }
+    for g in &checked.globals {
+        if world.globals.get(&g.name).is_some_and(|old| old.sig != g.sig) {
+            changed.insert(g.name.clone());
+        }
+    }
+    for t in &checked.types {
+        if world.types.contains_key(&t.named.name) {
+            changed.insert(t.named.name.clone());
+        }
+    }
+    changed
+}
+
+/// Each definition's own text and the names it mentions.
+fn texts_of(prog: &ast::Program, source: &str, dependents: &HashSet<Arc<str>>) -> Texts {
+    let mut texts = Texts::default();
+    for item in &prog.items {
+        let Some(name) = def_name(item) else { continue };
+        let text = &source[item.span().range()];
+        let lexed = lang::lexer::lex(text);
+        let uses: Arc<[Arc<str>]> = lexed
+            .tokens
+            .iter()
+            .filter(|t| t.kind == lang::lexer::TokenKind::Ident)
+            .map(|t| Arc::from(&text[t.span.range()]))
+            .collect::<HashSet<Arc<str>>>()
+            .into_iter()
+            .collect();
+        let name: Arc<str> = Arc::from(name);
+        let dependent = dependents.contains(&name);
+        texts.defs.insert(name, (Arc::from(text), uses, dependent));
+    }
+    texts
+}
+
+/// Diagnostics of a transaction checked together with its dependents: those
+/// in a dependent's text become one `breaks` error naming it.
+fn render_breaks(
+    diags: &[Diagnostic],
+    ranges: &[(usize, usize, Arc<str>)],
+    source_name: &str,
+    source: &str,
+    combined: &str,
+) -> String {
+    let mut own = Vec::new();
+    let mut broken: HashMap<Arc<str>, Vec<String>> = HashMap::new();
+    let mut order = Vec::new();
+    for d in diags {
+        let at = d.span.start as usize;
+        match ranges.iter().find(|(s, e, _)| at >= *s && at <= *e) {
+            Some((_, _, name)) => {
+                if !broken.contains_key(name) {
+                    order.push(name.clone());
+                }
+                broken.entry(name.clone()).or_default().push(d.message.clone());
+            }
+            None => own.push(d.clone()),
+        }
+    }
+    let mut out = String::new();
+    if !order.is_empty() {
+        let names: Vec<String> = order.iter().map(|n| format!("`{n}`")).collect();
+        out.push_str(&format!("error: breaks: this change breaks {}\n", names.join(", ")));
+        for n in &order {
+            for m in &broken[n] {
+                out.push_str(&format!("  {n}: {m}\n"));
+            }
+        }
+        out.push_str("  = hint: include fixed versions of them in the same input\n");
+    }
+    let _ = combined;
+    out.push_str(&render(&own, source_name, source));
+    out
+}
+
+/// Whether the input ends with an expression not followed by `;`.
+fn ends_with_expression(prog: &ast::Program, source: &str) -> bool {
+    match prog.items.last() {
+        Some(Item::Expr(e)) => {
+            let rest = &source[(e.span.end as usize).min(source.len())..];
+            !tokens(rest).first().is_some_and(|t| *t == ";")
+        }
+        _ => false,
     }
 }

@@ -165,13 +165,16 @@ impl FnCx<'_, '_, '_> {
                 let r = self.call_helper("rt_latest_world", &[ctx])?.expect("i64");
                 Self::borrowed(vec![r], Ty::Int)
             }
+            Builtin::Define => {
+                let r = self.call_fallible("rt_define", &[ctx, a[0].v()], span)?.expect("i64");
+                Self::borrowed(vec![r], Ty::Int)
+            }
             Builtin::Sleep
             | Builtin::Wait
             | Builtin::Resume
             | Builtin::TaskId
             | Builtin::StopRequested
-            | Builtin::Done
-            | Builtin::Define => {
+            | Builtin::Done => {
                 return Err(CodegenError(format!(
                     "`{}` is not supported yet (it comes with the worlds and tasks issues)",
                     op.name()

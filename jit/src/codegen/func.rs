@@ -1058,9 +1058,6 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     }
 
     fn call_global(&mut self, func: &str, args: &[hir::Expr], latest: bool, ret: &Ty, span: Span) -> R<CV> {
-        if latest {
-            return Err(CodegenError("`latest` is not supported yet (worlds come with issue 4)".into()));
-        }
         let sig = self
             .unit
             .resolver
@@ -1071,6 +1068,22 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             cvs.push(self.expr(a)?);
         }
         let null = self.iconst(types::I64, 0);
+        if latest {
+            // The callee's whole activation runs in the newest world.
+            let name_id = self.iconst(types::I32, crate::eval::register_frame(func) as i64);
+            let sig_id = self.iconst(types::I32, crate::eval::register_sig(&sig) as i64);
+            let ctx2 = self.call_fallible("rt_latest_ctx", &[self.ctx, name_id, sig_id], span)?.expect("ctx");
+            let slot = self.unit.resolver.fn_slot(func);
+            let table = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), ctx2, CTX_TABLE);
+            let code =
+                self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), table, 8 * slot as i32);
+            let params: Vec<Ty> = sig.params.iter().map(|(_, t)| t.clone()).collect();
+            let sigref = self.b.import_signature(function_signature(&params, &sig.ret, self.unit.call_conv));
+            let mut call_args = vec![ctx2, null];
+            call_args.extend(self.arg_values(&cvs));
+            let inst = self.b.ins().call_indirect(sigref, code, &call_args);
+            return self.finish_call(inst, cvs, ret, span);
+        }
         let mut call_args = vec![self.ctx, null];
         call_args.extend(self.arg_values(&cvs));
         if let Some((_, id)) = self.self_fn.clone().filter(|(name, _)| &**name == func) {

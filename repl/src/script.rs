@@ -1,0 +1,112 @@
+//! `strata repl --script FILE [--record]`: replays a transcript through the
+//! same session as every other input, capturing everything each input
+//! produces, in order, to compare it (or, with `--record`, to print it).
+
+use crate::session::{Session, SessionConfig};
+use crate::transcript;
+use jit::abi::Output;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+/// `print` output of the input being replayed, in order.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<String>>>);
+
+impl Output for Captured {
+    fn write_line(&self, line: &str) {
+        let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        lines.extend(line.split('\n').map(str::to_string));
+    }
+}
+
+impl Captured {
+    fn push(&self, text: &str) {
+        self.write_line(text);
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Runs one REPL input (a transaction or a `:` command) and returns every
+/// line it produced.
+fn replay_one(session: &Session, captured: &Captured, input: &str) -> Vec<String> {
+    if input.trim_start().starts_with(':') {
+        captured.push(&command(session, input.trim()));
+        return captured.take();
+    }
+    match session.input(input, "<input>") {
+        Ok(outcome) => {
+            // The ack comes before anything the expressions printed.
+            let printed = captured.take();
+            if let Some(ack) = outcome.ack {
+                captured.push(&ack);
+            }
+            for l in printed {
+                captured.push(&l);
+            }
+            if let Some(echo) = outcome.echo {
+                captured.push(&echo);
+            }
+        }
+        Err((ack, failure)) => {
+            let printed = captured.take();
+            if let Some(ack) = ack {
+                captured.push(&ack);
+            }
+            for l in printed {
+                captured.push(&l);
+            }
+            captured.push(&failure.to_string());
+        }
+    }
+    captured.take()
+}
+
+/// The `:` commands available so far.
+fn command(session: &Session, input: &str) -> String {
+    let name = input.split_whitespace().next().unwrap_or(":");
+    match name {
+        ":world" => format!("world {}", session.world_age()),
+        ":help" => [
+            "commands:",
+            "  :help           this list",
+            "  :world          the newest world's age",
+            "  :quit           leave the REPL",
+        ]
+        .join("\n"),
+        _ => format!("error: unknown command `{name}` (it may come with a later issue); try :help"),
+    }
+}
+
+pub fn run(path: &Path, record: bool) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    };
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let session = Session::new(SessionConfig { output: Arc::new(move || Box::new(sink.clone())), timeout: None });
+    for entry in transcript::parse(&text) {
+        let actual: Vec<String> =
+            replay_one(&session, &captured, &entry.input).iter().map(|l| transcript::escape(l)).collect();
+        if record {
+            for l in entry.raw.iter().chain(&actual) {
+                println!("{l}");
+            }
+        } else if let Err(diff) = transcript::check(&entry.expected, &actual) {
+            eprintln!("{}: the output of this input differs:", path.display());
+            for l in &entry.raw {
+                eprintln!("{l}");
+            }
+            eprintln!("{diff}");
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
