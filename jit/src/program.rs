@@ -313,6 +313,8 @@ pub struct Program {
     slots: HashMap<Arc<str>, u32>,
     /// The last version number given to each name (never restarts).
     versions: HashMap<Arc<str>, u32>,
+    /// Every version of every name, oldest first (`:history`, `:revert`).
+    history: HashMap<Arc<str>, Vec<DefMeta>>,
     pub shared: Arc<Shared>,
 }
 
@@ -339,7 +341,12 @@ impl Program {
             latest: AtomicU64::new(1),
             newest: std::sync::Mutex::new(world.clone()),
         });
-        Program { worlds: vec![world], slots: HashMap::new(), versions: HashMap::new(), shared }
+        Program { worlds: vec![world], slots: HashMap::new(), versions: HashMap::new(), history: HashMap::new(), shared }
+    }
+
+    /// Every version of `name`, oldest first.
+    pub fn history(&self, name: &str) -> Vec<DefMeta> {
+        self.history.get(name).cloned().unwrap_or_default()
     }
 
     pub fn newest(&self) -> Arc<World> {
@@ -353,10 +360,14 @@ impl Program {
         &mut self,
         checked: &Checked,
         texts: &Texts,
+        forgets: &[Arc<str>],
         options: &dyn Fn() -> EvalOptions,
     ) -> Result<Committed, CommitError> {
         let base = self.newest();
-        let defines = !checked.fns.is_empty() || !checked.types.is_empty() || !checked.globals.is_empty();
+        let defines = !checked.fns.is_empty()
+            || !checked.types.is_empty()
+            || !checked.globals.is_empty()
+            || !forgets.is_empty();
         let mut world = World {
             age: if defines { base.age + 1 } else { base.age },
             table: base.table.clone(),
@@ -365,8 +376,14 @@ impl Program {
             globals: base.globals.clone(),
             units: base.units.clone(),
         };
+        for name in forgets {
+            world.fns.remove(name);
+            world.types.remove(name);
+            world.globals.remove(name);
+        }
         let age = world.age;
         let mut versions = HashMap::new();
+        let mut new_metas = Vec::new();
         let mut meta = |name: &Arc<str>, old: Option<&DefMeta>| -> DefMeta {
             let (text, uses, dependent) = texts.defs.get(name).cloned().unwrap_or_else(|| ("".into(), Arc::from([]), false));
             match old {
@@ -374,7 +391,9 @@ impl Program {
                 _ => {
                     let v = self.versions.get(name).copied().unwrap_or(0) + 1;
                     versions.insert(name.clone(), v);
-                    DefMeta { version: v, text, uses, since: age }
+                    let m = DefMeta { version: v, text, uses, since: age };
+                    new_metas.push((name.clone(), m.clone()));
+                    m
                 }
             }
         };
@@ -436,6 +455,9 @@ impl Program {
         if defines {
             for (name, &v) in &versions {
                 self.versions.insert(name.clone(), v);
+            }
+            for (name, m) in new_metas {
+                self.history.entry(name).or_default().push(m);
             }
             self.shared.publish(world.clone());
             self.worlds.push(world.clone());

@@ -116,19 +116,27 @@ impl Engine {
         let echo_last = ends_with_expression(&prog, source);
         let mut program = self.program.lock().unwrap_or_else(|e| e.into_inner());
         let world = program.newest();
-        let had_defs = prog.items.iter().any(|i| def_name(i).is_some());
+        let had_defs = prog.items.iter().any(|i| def_name(i).is_some() || matches!(i, Item::Forget(_)));
+        let forgets = forgotten(&prog, &world).map_err(|d| Failure::Check(render(&d, source_name, source)))?;
+        let prog = ast::Program { items: prog.items.into_iter().filter(|i| !matches!(i, Item::Forget(_))).collect() };
         let kept = drop_unchanged(&prog, source, &world, &HashSet::new());
         let src: Arc<str> = Arc::from(source);
-        let checked = check_transaction(&kept, &src, &*world).map_err(|d| Failure::Check(render(&d, source_name, source)))?;
+        let env = Hiding { world: &world, hidden: &forgets };
+        let checked = check_transaction(&kept, &src, &env).map_err(|d| Failure::Check(render(&d, source_name, source)))?;
+        let ours: HashSet<Arc<str>> = kept.items.iter().filter_map(|i| def_name(i).map(Arc::from)).collect();
+        if let Some(msg) = still_used(&world, &forgets, &ours) {
+            return Err(Failure::Check(msg));
+        }
 
         // Definitions that use a name whose signature changed are re-checked
         // (and recompiled) with the transaction; if one breaks, nothing commits.
         let changed = changed_signatures(&checked, &world);
-        let ours: HashSet<Arc<str>> = kept.items.iter().filter_map(|i| def_name(i).map(Arc::from)).collect();
         let dependents: Vec<(Arc<str>, Arc<str>)> = world
             .all_defs()
             .into_iter()
-            .filter(|(name, m)| !ours.contains(name) && m.uses.iter().any(|u| changed.contains(u) && u != name))
+            .filter(|(name, m)| {
+                !ours.contains(name) && !forgets.contains(name) && m.uses.iter().any(|u| changed.contains(u) && u != name)
+            })
             .map(|(name, m)| (name, m.text))
             .collect();
         let (checked, all_src, dependent_names) = if dependents.is_empty() {
@@ -149,7 +157,7 @@ impl Engine {
             let dependent_set: HashSet<Arc<str>> = dependents.iter().map(|(n, _)| n.clone()).collect();
             let ckept = drop_unchanged(&cprog, &combined, &world, &dependent_set);
             let csrc: Arc<str> = Arc::from(combined.as_str());
-            let checked = check_transaction(&ckept, &csrc, &*world)
+            let checked = check_transaction(&ckept, &csrc, &env)
                 .map_err(|d| Failure::Check(render_breaks(&d, &ranges, source_name, source, &combined)))?;
             let names = dependents.iter().map(|(n, _)| n.clone()).collect();
             (checked, csrc, names)
@@ -158,7 +166,8 @@ impl Engine {
         let texts = texts_of(&lang::parser::parse(&all_src).0, &all_src, &dependent_names);
         let engine = self.clone();
         let options = move || engine.options(true);
-        let committed = program.commit(&checked, &texts, &options).map_err(|e| match e {
+        let forget_list: Vec<Arc<str>> = forgets.iter().cloned().collect();
+        let committed = program.commit(&checked, &texts, &forget_list, &options).map_err(|e| match e {
             CommitError::Codegen(msg) => Failure::Internal(msg),
             CommitError::Init { global, mut error } => {
                 error.message = format!("{} (in the initialiser of `{global}`)", error.message);
@@ -166,11 +175,18 @@ impl Engine {
             }
         })?;
         let ack = had_defs.then(|| {
-            let items: Vec<String> = kept
+            let all = lang::parser::parse(source).0;
+            let items: Vec<String> = all
                 .items
                 .iter()
                 .filter_map(|i| {
+                    if let Item::Forget(id) = i {
+                        return Some(format!("forget {}", id.name));
+                    }
                     let name = def_name(i)?;
+                    if !ours.contains(name) {
+                        return None;
+                    }
                     let v = committed.versions.get(name)?;
                     Some(match i {
                         Item::Type(_) | Item::Enum(_) => format!("type {name} v{v}"),
@@ -202,6 +218,31 @@ impl Session {
         self.engine.shared.latest_age()
     }
 
+    /// Every version of `name`, oldest first.
+    pub fn history(&self, name: &str) -> Vec<jit::program::DefMeta> {
+        self.engine.program.lock().unwrap_or_else(|e| e.into_inner()).history(name)
+    }
+
+    /// `:revert NAME [vN]`: commits the text of vN (default: the version
+    /// before the current one) as a new version; history is never rewritten.
+    pub fn revert(&self, name: &str, version: Option<u32>) -> Result<InputOutcome, (Option<String>, Failure)> {
+        let history = self.history(name);
+        let current = self.engine.shared.newest().meta_of(name).map(|m| m.version);
+        let target = match version {
+            Some(v) => history.iter().find(|m| m.version == v),
+            None => {
+                let cur = current.unwrap_or(u32::MAX);
+                history.iter().rev().find(|m| m.version < cur)
+            }
+        };
+        let Some(target) = target else {
+            let what = version.map(|v| format!("no version v{v}")).unwrap_or_else(|| "no earlier version".into());
+            return Err((None, Failure::Check(format!("error: unknown name: `{name}` has {what}; see :history {name}"))));
+        };
+        let text = target.text.to_string();
+        self.input(&text, &format!("<{name} v{}>", target.version))
+    }
+
     /// Checks `source` against the newest world without committing it.
     pub fn check(&self, source: &str, source_name: &str) -> Result<(), Failure> {
         let (prog, diags) = lang::parser::parse(source);
@@ -229,6 +270,66 @@ impl Session {
         }
         Ok(InputOutcome { ack: t.ack, echo })
     }
+}
+
+/// The world as a transaction that forgets `hidden` sees it.
+struct Hiding<'a> {
+    world: &'a World,
+    hidden: &'a HashSet<Arc<str>>,
+}
+
+impl lang::check::Env for Hiding<'_> {
+    fn function(&self, name: &str) -> Option<lang::types::FnSig> {
+        if self.hidden.contains(name) { None } else { self.world.function(name) }
+    }
+    fn type_info(&self, name: &str) -> Option<Arc<lang::types::TypeInfo>> {
+        if self.hidden.contains(name) { None } else { lang::check::Env::type_info(self.world, name) }
+    }
+    fn global(&self, name: &str) -> Option<lang::types::GlobalSig> {
+        if self.hidden.contains(name) { None } else { self.world.global(name) }
+    }
+    fn names(&self) -> Vec<Arc<str>> {
+        self.world.names().into_iter().filter(|n| !self.hidden.contains(n)).collect()
+    }
+}
+
+/// The names the transaction's `forget` items remove; each must exist.
+fn forgotten(prog: &ast::Program, world: &World) -> Result<HashSet<Arc<str>>, Vec<Diagnostic>> {
+    let mut names = HashSet::new();
+    let mut errors = Vec::new();
+    for item in &prog.items {
+        if let Item::Forget(id) = item {
+            if world.meta_of(&id.name).is_none() {
+                errors.push(
+                    Diagnostic::new(format!("unknown name `{}`: there is nothing to forget", id.name), id.span)
+                        .with_label("not defined"),
+                );
+            }
+            names.insert(Arc::from(id.name.as_str()));
+        }
+    }
+    if errors.is_empty() { Ok(names) } else { Err(errors) }
+}
+
+/// `forget` is rejected while a definition that stays still uses the name.
+fn still_used(world: &World, forgets: &HashSet<Arc<str>>, redefined: &HashSet<Arc<str>>) -> Option<String> {
+    let mut users: Vec<String> = Vec::new();
+    for (name, m) in world.all_defs() {
+        if forgets.contains(&name) || redefined.contains(&name) {
+            continue;
+        }
+        for u in m.uses.iter().filter(|u| forgets.contains(*u)) {
+            users.push(format!("  `{name}` uses `{u}`"));
+        }
+    }
+    if users.is_empty() {
+        return None;
+    }
+    users.sort();
+    Some(format!(
+        "error: breaks: cannot forget what other definitions still use\n{}\n  = hint: forget or change them in the same input",
+        users.join("\n")
+    ))
 }
 
 /// The name a definition item defines.
