@@ -72,6 +72,11 @@ impl Interrupt {
         }
     }
 
+    /// Clears a stop request before the next evaluation starts.
+    pub fn reset(&self) {
+        self.reason.store(StopReason::None as u8, Ordering::SeqCst);
+    }
+
     fn reason(&self) -> StopReason {
         match self.reason.load(Ordering::SeqCst) {
             1 => StopReason::Interrupted,

@@ -1,6 +1,8 @@
 //! The `strata` command: parses the command line and wires the session to
 //! files and the terminal. No language semantics live here.
 
+mod commands;
+mod interactive;
 mod script;
 mod session;
 mod transcript;
@@ -33,7 +35,7 @@ enum Command {
     },
     /// Check a program without running it.
     Check { file: PathBuf },
-    /// The interactive REPL (comes with issue 4).
+    /// The interactive REPL; `--script` replays a transcript (`--record` prints the actual one).
     Repl {
         image: Option<PathBuf>,
         #[arg(long)]
@@ -74,10 +76,11 @@ fn run_command(cli: Cli) -> ExitCode {
             ExitCode::from(1)
         }
         Some(Command::Repl { image: None, script: Some(script), record }) => script::run(&script, record),
-        Some(Command::Repl { .. }) | None => {
-            eprintln!("error: the interactive REPL is not built yet (issue 4); use `strata repl --script FILE.repl`");
+        Some(Command::Repl { image: None, script: None, record: true }) => {
+            eprintln!("error: --record needs --script FILE.repl");
             ExitCode::from(1)
         }
+        Some(Command::Repl { image: None, script: None, record: false }) | None => interactive::run(None),
     }
 }
 

@@ -34,7 +34,10 @@ impl Captured {
 /// line it produced.
 fn replay_one(session: &Session, captured: &Captured, input: &str) -> Vec<String> {
     if input.trim_start().starts_with(':') {
-        command(session, captured, input.trim());
+        let text = crate::commands::run(session, input.trim());
+        if !text.is_empty() {
+            captured.push(&text);
+        }
         return captured.take();
     }
     match session.input(input, "<input>") {
@@ -63,54 +66,6 @@ fn replay_one(session: &Session, captured: &Captured, input: &str) -> Vec<String
         }
     }
     captured.take()
-}
-
-/// The `:` commands available so far; transactions they commit (`:revert`,
-/// `:forget`) print their acknowledgement like any input.
-fn command(session: &Session, captured: &Captured, input: &str) {
-    let mut words = input.split_whitespace();
-    let name = words.next().unwrap_or(":");
-    let arg = words.next();
-    let version = words.next().and_then(|v| v.strip_prefix('v')).and_then(|v| v.parse::<u32>().ok());
-    let show = |r: Result<crate::session::InputOutcome, (Option<String>, crate::session::Failure)>| match r {
-        Ok(o) => o.ack.into_iter().chain(o.echo).collect::<Vec<_>>().join("\n"),
-        Err((ack, f)) => ack.into_iter().chain([f.to_string()]).collect::<Vec<_>>().join("\n"),
-    };
-    let text = match (name, arg) {
-        (":world", _) => format!("world {}", session.world_age()),
-        (":revert", Some(n)) => show(session.revert(n, version)),
-        (":forget", Some(n)) => show(session.input(&format!("forget {n};"), "<input>")),
-        (":history", Some(n)) => {
-            let h = session.history(n);
-            if h.is_empty() {
-                format!("error: unknown name `{n}`")
-            } else {
-                h.iter().map(|m| format!("v{} (world {})\n{}", m.version, m.since, m.text)).collect::<Vec<_>>().join("\n")
-            }
-        }
-        (":source", Some(n)) => {
-            let h = session.history(n);
-            let m = match version {
-                Some(v) => h.iter().find(|m| m.version == v),
-                None => h.last(),
-            };
-            m.map(|m| m.text.to_string()).unwrap_or_else(|| format!("error: unknown name `{n}` (or no such version)"))
-        }
-        (":help", _) => [
-            "commands:",
-            "  :help                this list",
-            "  :world               the newest world's age",
-            "  :history NAME        every version of NAME, oldest first",
-            "  :source NAME [vN]    the source of NAME's current version (or vN)",
-            "  :revert NAME [vN]    commit the previous version's text (or vN's) as a new version",
-            "  :forget NAME         remove NAME from the newest world",
-            "  :quit                leave the REPL",
-        ]
-        .join("\n"),
-        (":revert" | ":forget" | ":history" | ":source", None) => format!("error: {name} needs a name, e.g. `{name} f`"),
-        _ => format!("error: unknown command `{name}`; try :help"),
-    };
-    captured.push(&text);
 }
 
 pub fn run(path: &Path, record: bool) -> ExitCode {

@@ -51,11 +51,18 @@ pub struct SessionConfig {
     pub timeout: Option<Duration>,
 }
 
+/// Milliseconds; 0 means no bound.
+fn millis(d: Option<Duration>) -> u64 {
+    d.map(|d| d.as_millis().clamp(1, u64::MAX as u128) as u64).unwrap_or(0)
+}
+
 /// The state behind a session, shared with `define` calls from running code.
 struct Engine {
     program: Mutex<Program>,
     shared: Arc<Shared>,
     config: SessionConfig,
+    /// The bound on each evaluation in ms (0: none); `:timeout` changes it.
+    timeout_ms: std::sync::atomic::AtomicU64,
     interrupt: Arc<Interrupt>,
 }
 
@@ -83,7 +90,10 @@ impl Engine {
     fn options(self: &Arc<Self>, in_initialiser: bool) -> EvalOptions {
         EvalOptions {
             output: (self.config.output)(),
-            timeout: self.config.timeout,
+            timeout: match self.timeout_ms.load(std::sync::atomic::Ordering::SeqCst) {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
             interrupt: self.interrupt.clone(),
             definer: Some(self.definer()),
             in_initialiser,
@@ -204,7 +214,8 @@ impl Session {
     pub fn new(config: SessionConfig) -> Session {
         let program = Program::new();
         let shared = program.shared.clone();
-        let engine = Engine { program: Mutex::new(program), shared, config, interrupt: Arc::new(Interrupt::default()) };
+        let timeout_ms = std::sync::atomic::AtomicU64::new(millis(config.timeout));
+        let engine = Engine { program: Mutex::new(program), shared, config, timeout_ms, interrupt: Arc::new(Interrupt::default()) };
         Session { engine: Arc::new(engine) }
     }
 
@@ -216,6 +227,22 @@ impl Session {
     /// The newest world's age.
     pub fn world_age(&self) -> u64 {
         self.engine.shared.latest_age()
+    }
+
+    /// Bounds each later evaluation (`:timeout MS`; `None` removes the bound).
+    pub fn set_timeout(&self, timeout: Option<Duration>) {
+        self.engine.timeout_ms.store(millis(timeout), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Stops the running evaluation (Ctrl-C); it fails with `interrupted`.
+    pub fn interrupt(&self) {
+        self.engine.interrupt.trip(jit::eval::StopReason::Interrupted);
+    }
+
+    /// Every name the newest world defines (for completion).
+    pub fn names(&self) -> Vec<String> {
+        use lang::check::Env;
+        self.engine.shared.newest().names().iter().map(|n| n.to_string()).collect()
     }
 
     /// Every version of `name`, oldest first.
@@ -258,6 +285,7 @@ impl Session {
     /// expressions in order, each pinned to the newest world when it starts;
     /// stops at the first failure.
     pub fn input(&self, source: &str, source_name: &str) -> Result<InputOutcome, (Option<String>, Failure)> {
+        self.engine.interrupt.reset();
         let t = self.engine.transact(source, source_name).map_err(|f| (None, f))?;
         let mut echo = None;
         let n = t.exprs.len();

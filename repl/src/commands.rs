@@ -1,0 +1,95 @@
+//! The REPL's `:` commands, shared by the interactive REPL and transcripts.
+//! Each returns the text to show; transactions they commit (`:revert`,
+//! `:forget`, `:load`) show their acknowledgement like any input.
+
+use crate::session::{Failure, InputOutcome, Session};
+use std::time::{Duration, Instant};
+
+/// Every command with its one-line description (also used for completion).
+pub const COMMANDS: &[(&str, &str)] = &[
+    (":help", "this list"),
+    (":quit", "leave the REPL (Ctrl-D does too)"),
+    (":world", "the newest world's age"),
+    (":history", "NAME — every version of NAME, oldest first, with its source"),
+    (":source", "NAME [vN] — the source of NAME's current version (or of vN)"),
+    (":revert", "NAME [vN] — commit the previous version's text (or vN's) as a new version"),
+    (":forget", "NAME — remove NAME from the newest world"),
+    (":load", "FILE — run a file as one input"),
+    (":time", "EXPR — run EXPR and show how long it took"),
+    (":timeout", "MS — bound each later evaluation to MS milliseconds (0: no bound)"),
+];
+
+/// Lines for an input's result: its acknowledgement, its echoed value, or
+/// its error.
+pub fn show(result: Result<InputOutcome, (Option<String>, Failure)>) -> String {
+    let lines: Vec<String> = match result {
+        Ok(o) => o.ack.into_iter().chain(o.echo).collect(),
+        Err((ack, f)) => ack.into_iter().chain([f.to_string()]).collect(),
+    };
+    lines.join("\n")
+}
+
+/// Runs one `:` command.
+pub fn run(session: &Session, input: &str) -> String {
+    let (name, rest) = input.split_once(char::is_whitespace).unwrap_or((input, ""));
+    let rest = rest.trim();
+    let mut words = rest.split_whitespace();
+    let arg = words.next();
+    let version = words.next().and_then(|v| v.strip_prefix('v')).and_then(|v| v.parse::<u32>().ok());
+    match (name, arg) {
+        (":world", _) => format!("world {}", session.world_age()),
+        (":help", _) => {
+            let mut s = String::from("commands:");
+            for (c, what) in COMMANDS {
+                s.push_str(&format!("\n  {c:<9} {what}"));
+            }
+            s.push_str("\nAnything else is Strata source: definitions and expressions.");
+            s
+        }
+        (":revert", Some(n)) => show(session.revert(n, version)),
+        (":forget", Some(n)) => show(session.input(&format!("forget {n};"), "<input>")),
+        (":history", Some(n)) => {
+            let h = session.history(n);
+            if h.is_empty() {
+                return format!("error: unknown name `{n}`: it has no history");
+            }
+            h.iter().map(|m| format!("v{} entered world {}\n{}", m.version, m.since, m.text)).collect::<Vec<_>>().join("\n")
+        }
+        (":source", Some(n)) => {
+            let h = session.history(n);
+            let m = match version {
+                Some(v) => h.iter().find(|m| m.version == v),
+                None => h.last(),
+            };
+            match m {
+                Some(m) => m.text.to_string(),
+                None => format!("error: unknown name `{n}` (or it has no such version); see :history {n}"),
+            }
+        }
+        (":load", Some(_)) => match std::fs::read_to_string(rest) {
+            Ok(src) => show(session.input(&src, rest)),
+            Err(e) => format!("error: cannot read {rest}: {e}"),
+        },
+        (":time", Some(_)) => {
+            let start = Instant::now();
+            let out = show(session.input(rest, "<input>"));
+            let took = start.elapsed();
+            if out.is_empty() { format!("time: {took:?}") } else { format!("{out}\ntime: {took:?}") }
+        }
+        (":timeout", Some(ms)) => match ms.parse::<u64>() {
+            Ok(0) => {
+                session.set_timeout(None);
+                String::new()
+            }
+            Ok(ms) => {
+                session.set_timeout(Some(Duration::from_millis(ms)));
+                String::new()
+            }
+            Err(_) => format!("error: :timeout needs a number of milliseconds, not `{ms}`"),
+        },
+        (":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout", None) => {
+            format!("error: {name} needs an argument; see :help")
+        }
+        _ => format!("error: unknown command `{name}`; try :help"),
+    }
+}
