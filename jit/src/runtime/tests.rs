@@ -38,6 +38,7 @@ impl TestCtx {
             stack_limit: AtomicUsize::new(0),
             err: AtomicU8::new(0),
             eval: &*eval,
+            world_age: 1,
         });
         TestCtx { ctx, _eval: eval, out }
     }
