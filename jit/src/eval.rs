@@ -369,6 +369,24 @@ unsafe extern "C" fn rt_define(ctx: *mut Ctx, src: *const abi::Header) -> i64 {
     }
 }
 
+/// Called when a `latest` call has returned: its context is no longer
+/// needed (closures cannot outlive the activation), so a loop of `latest`
+/// calls retains no worlds.
+unsafe extern "C" fn rt_latest_release(ctx: *mut Ctx, latest: *mut Ctx) {
+    // SAFETY: called by compiled code with its live contexts.
+    unsafe {
+        if latest == ctx {
+            return;
+        }
+        let Some(h) = host(ctx) else { return };
+        let mut ctxs = h.latest_ctxs.borrow_mut();
+        if let Some(i) = ctxs.iter().rposition(|(c, _)| std::ptr::eq(&**c, latest)) {
+            let (c, _world) = ctxs.remove(i);
+            h.interrupt.unregister(&c);
+        }
+    }
+}
+
 static SIGS: Mutex<Vec<lang::types::FnSig>> = Mutex::new(Vec::new());
 
 /// Registers the signature a `latest` call site expects (at compile time).
@@ -499,6 +517,7 @@ pub fn helpers() -> &'static [Helper] {
             Helper { name: "rt_latest_world", addr: rt_latest_world as *const u8, params: &[I64], ret: Some(I64) },
             Helper { name: "rt_define", addr: rt_define as *const u8, params: &[I64, I64], ret: Some(I64) },
             Helper { name: "rt_latest_ctx", addr: rt_latest_ctx as *const u8, params: &[I64, I32, I32], ret: Some(I64) },
+            Helper { name: "rt_latest_release", addr: rt_latest_release as *const u8, params: &[I64, I64], ret: None },
             Helper { name: "rt_global_get", addr: rt_global_get as *const u8, params: &[I64, I32], ret: Some(I64) },
             Helper { name: "rt_global_set", addr: rt_global_set as *const u8, params: &[I64, I32, I64], ret: None },
         ]

@@ -34,11 +34,14 @@ pub struct DefMeta {
     pub since: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct FnEntry {
     pub sig: FnSig,
     pub slot: u32,
     pub meta: DefMeta,
+    /// The machine code the table's slot points into; when no world and no
+    /// running activation holds it any more, the code is freed.
+    unit: Option<Arc<CompiledUnit>>,
 }
 
 #[derive(Clone, Debug)]
@@ -93,8 +96,6 @@ pub struct World {
     pub fns: imbl::HashMap<Arc<str>, FnEntry>,
     pub types: imbl::HashMap<Arc<str>, TypeEntry>,
     pub globals: imbl::HashMap<Arc<str>, GlobalEntry>,
-    /// The machine code this world's table points into.
-    units: imbl::Vector<Arc<CompiledUnit>>,
 }
 
 impl World {
@@ -309,7 +310,6 @@ pub struct Thunk {
 
 /// The program database of one session (issue 3: one transaction per file).
 pub struct Program {
-    worlds: Vec<Arc<World>>,
     slots: HashMap<Arc<str>, u32>,
     /// The last version number given to each name (never restarts).
     versions: HashMap<Arc<str>, u32>,
@@ -333,7 +333,6 @@ impl Program {
             fns: imbl::HashMap::new(),
             types: imbl::HashMap::new(),
             globals: imbl::HashMap::new(),
-            units: imbl::Vector::new(),
         };
         let world = Arc::new(world);
         let shared = Arc::new(Shared {
@@ -341,7 +340,7 @@ impl Program {
             latest: AtomicU64::new(1),
             newest: std::sync::Mutex::new(world.clone()),
         });
-        Program { worlds: vec![world], slots: HashMap::new(), versions: HashMap::new(), history: HashMap::new(), shared }
+        Program { slots: HashMap::new(), versions: HashMap::new(), history: HashMap::new(), shared }
     }
 
     /// Every version of `name`, oldest first.
@@ -350,7 +349,7 @@ impl Program {
     }
 
     pub fn newest(&self) -> Arc<World> {
-        self.worlds.last().expect("world 1 always exists").clone()
+        self.shared.newest()
     }
 
     /// Commits a checked transaction: registers its types, compiles its
@@ -374,7 +373,6 @@ impl Program {
             fns: base.fns.clone(),
             types: base.types.clone(),
             globals: base.globals.clone(),
-            units: base.units.clone(),
         };
         for name in forgets {
             world.fns.remove(name);
@@ -408,7 +406,7 @@ impl Program {
             let slot = *self.slots.entry(f.name.clone()).or_insert(next);
             fn_slots.push(slot);
             let m = meta(&f.name, base.fns.get(&f.name).map(|e| &e.meta));
-            world.fns.insert(f.name.clone(), FnEntry { sig: f.sig.clone(), slot, meta: m });
+            world.fns.insert(f.name.clone(), FnEntry { sig: f.sig.clone(), slot, meta: m, unit: None });
         }
         let mut new_globals = Vec::new();
         // A redefined `var` of the same type keeps its value (its new
@@ -434,7 +432,11 @@ impl Program {
         for (&slot, &addr) in fn_slots.iter().zip(&unit.functions) {
             world.table[slot as usize] = addr as usize;
         }
-        world.units.push_back(unit.clone());
+        for f in &checked.fns {
+            if let Some(e) = world.fns.get_mut(&f.name) {
+                e.unit = Some(unit.clone());
+            }
+        }
         let world = Arc::new(world);
 
         // Initialisers run in the new world before it is published.
@@ -460,7 +462,6 @@ impl Program {
                 self.history.entry(name).or_default().push(m);
             }
             self.shared.publish(world.clone());
-            self.worlds.push(world.clone());
         }
         let exprs = checked
             .exprs

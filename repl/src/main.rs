@@ -107,17 +107,60 @@ fn run_file(path: &Path, timeout: Option<Duration>) -> ExitCode {
     };
     let name = path.display().to_string();
     let session = Session::new(stdout_config(timeout));
-    let result = session.input(&source, &name).and_then(|_| {
-        if session.has_function("main") { session.input("main()", "<main>").map(|_| ()) } else { Ok(()) }
-    });
+    let result = run_program(&session, &source, &name);
     drop(session);
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err((_, f)) => {
+        Err(f) => {
             eprintln!("{f}");
             ExitCode::from(1)
         }
     }
+}
+
+/// A file is checked whole first (check errors stop it before anything
+/// runs); then its definitions commit as one transaction, and each
+/// top-level expression, then `main()`, runs as if entered at the REPL:
+/// checked against the newest world when its turn comes, and pinned to it.
+fn run_program(session: &Session, source: &str, name: &str) -> Result<(), session::Failure> {
+    session.check(source, name)?;
+    let (prog, _) = lang::parser::parse(source);
+    let exprs: Vec<std::ops::Range<usize>> = prog
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            lang::ast::Item::Expr(e) => Some(with_semicolon(source, e.span.range())),
+            _ => None,
+        })
+        .collect();
+    let definitions = blank_out(source, &exprs);
+    session.input(&definitions, name).map_err(|(_, f)| f)?;
+    for r in &exprs {
+        let others: Vec<_> = [0..r.start, r.end..source.len()].into_iter().collect();
+        session.input(&blank_out(source, &others), name).map_err(|(_, f)| f)?;
+    }
+    if session.has_function("main") {
+        session.input("main()", "<main>").map_err(|(_, f)| f)?;
+    }
+    Ok(())
+}
+
+/// `range` extended over the `;` that ends the statement, if any.
+fn with_semicolon(source: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let rest = &source[range.end..];
+    let skipped = rest.len() - rest.trim_start().len();
+    if rest.trim_start().starts_with(';') { range.start..range.end + skipped + 1 } else { range }
+}
+
+/// `source` with the given ranges replaced by spaces (newlines kept), so
+/// lines and columns of what remains are unchanged for diagnostics.
+fn blank_out(source: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    let mut out = String::with_capacity(source.len());
+    for (i, c) in source.char_indices() {
+        let hidden = ranges.iter().any(|r| r.contains(&i));
+        out.push(if hidden && c != '\n' { ' ' } else { c });
+    }
+    out
 }
 
 fn check_file(path: &Path) -> ExitCode {

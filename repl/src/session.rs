@@ -128,7 +128,8 @@ impl Engine {
         let world = program.newest();
         let had_defs = prog.items.iter().any(|i| def_name(i).is_some() || matches!(i, Item::Forget(_)));
         let forgets = forgotten(&prog, &world).map_err(|d| Failure::Check(render(&d, source_name, source)))?;
-        let prog = ast::Program { items: prog.items.into_iter().filter(|i| !matches!(i, Item::Forget(_))).collect() };
+        let all_items = prog.items;
+        let prog = ast::Program { items: all_items.iter().filter(|i| !matches!(i, Item::Forget(_))).cloned().collect() };
         let kept = drop_unchanged(&prog, source, &world, &HashSet::new());
         let src: Arc<str> = Arc::from(source);
         let env = Hiding { world: &world, hidden: &forgets };
@@ -141,16 +142,17 @@ impl Engine {
         // Definitions that use a name whose signature changed are re-checked
         // (and recompiled) with the transaction; if one breaks, nothing commits.
         let changed = changed_signatures(&checked, &world);
-        let dependents: Vec<(Arc<str>, Arc<str>)> = world
-            .all_defs()
+        // Scanning every definition costs O(program): only when needed.
+        let candidates = if changed.is_empty() { Vec::new() } else { world.all_defs() };
+        let dependents: Vec<(Arc<str>, Arc<str>)> = candidates
             .into_iter()
             .filter(|(name, m)| {
                 !ours.contains(name) && !forgets.contains(name) && m.uses.iter().any(|u| changed.contains(u) && u != name)
             })
             .map(|(name, m)| (name, m.text))
             .collect();
-        let (checked, all_src, dependent_names) = if dependents.is_empty() {
-            (checked, src, HashSet::new())
+        let (checked, texts) = if dependents.is_empty() {
+            (checked, texts_of(&kept, &src, &HashSet::new()))
         } else {
             let mut combined = source.to_string();
             let mut ranges = Vec::new();
@@ -169,11 +171,9 @@ impl Engine {
             let csrc: Arc<str> = Arc::from(combined.as_str());
             let checked = check_transaction(&ckept, &csrc, &env)
                 .map_err(|d| Failure::Check(render_breaks(&d, &ranges, source_name, source, &combined)))?;
-            let names = dependents.iter().map(|(n, _)| n.clone()).collect();
-            (checked, csrc, names)
+            (checked, texts_of(&ckept, &csrc, &dependent_set))
         };
 
-        let texts = texts_of(&lang::parser::parse(&all_src).0, &all_src, &dependent_names);
         let engine = self.clone();
         let options = move || engine.options(true);
         let forget_list: Vec<Arc<str>> = forgets.iter().cloned().collect();
@@ -185,9 +185,7 @@ impl Engine {
             }
         })?;
         let ack = had_defs.then(|| {
-            let all = lang::parser::parse(source).0;
-            let items: Vec<String> = all
-                .items
+            let items: Vec<String> = all_items
                 .iter()
                 .filter_map(|i| {
                     if let Item::Forget(id) = i {
@@ -341,6 +339,9 @@ fn forgotten(prog: &ast::Program, world: &World) -> Result<HashSet<Arc<str>>, Ve
 
 /// `forget` is rejected while a definition that stays still uses the name.
 fn still_used(world: &World, forgets: &HashSet<Arc<str>>, redefined: &HashSet<Arc<str>>) -> Option<String> {
+    if forgets.is_empty() {
+        return None;
+    }
     let mut users: Vec<String> = Vec::new();
     for (name, m) in world.all_defs() {
         if forgets.contains(&name) || redefined.contains(&name) {

@@ -1082,7 +1082,9 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             let mut call_args = vec![ctx2, null];
             call_args.extend(self.arg_values(&cvs));
             let inst = self.b.ins().call_indirect(sigref, code, &call_args);
-            return self.finish_call(inst, cvs, ret, span);
+            let result = self.finish_call(inst, cvs, ret, span)?;
+            self.call_helper("rt_latest_release", &[self.ctx, ctx2])?;
+            return Ok(result);
         }
         let mut call_args = vec![self.ctx, null];
         call_args.extend(self.arg_values(&cvs));

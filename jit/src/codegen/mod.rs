@@ -41,7 +41,7 @@ pub struct CodegenError(pub String);
 
 /// The machine code of one transaction. Keeping it alive keeps the code valid.
 pub struct CompiledUnit {
-    _module: JITModule,
+    module: Option<JITModule>,
     /// Entry addresses of the global functions, in the order given.
     pub functions: Vec<*const u8>,
     /// Entry thunks: `extern "C" fn(ctx, out) -> u8`, in the order given.
@@ -177,7 +177,19 @@ pub fn compile_unit(
         .map_err(|e| CodegenError(format!("finalizing: {e}")))?;
     let functions = fn_ids.iter().map(|&id| unit.module.get_finalized_function(id)).collect();
     let thunks = thunk_ids.iter().map(|&id| unit.module.get_finalized_function(id)).collect();
-    Ok(CompiledUnit { _module: unit.module, functions, thunks })
+    Ok(CompiledUnit { module: Some(unit.module), functions, thunks })
+}
+
+impl Drop for CompiledUnit {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: the last reference is gone: no world's table points
+            // here and no activation runs this code (evaluations, closures'
+            // creators and thunks all hold the unit through their world or
+            // directly).
+            unsafe { module.free_memory() };
+        }
+    }
 }
 
 pub(crate) fn declare(unit: &mut UnitCx, sig: &Signature) -> Result<FuncId, CodegenError> {
