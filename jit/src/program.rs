@@ -32,6 +32,20 @@ pub struct DefMeta {
     pub uses: Arc<[Arc<str>]>,
     /// The world this version entered.
     pub since: u64,
+    /// When it was committed (milliseconds since the Unix epoch).
+    pub committed_ms: u64,
+}
+
+/// One version in a name's history: its meta and the world it left
+/// (replaced or forgotten), if it has.
+#[derive(Clone, Debug)]
+pub struct HistoryEntry {
+    pub meta: DefMeta,
+    pub left: Option<u64>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 #[derive(Clone)]
@@ -314,7 +328,9 @@ pub struct Program {
     /// The last version number given to each name (never restarts).
     versions: HashMap<Arc<str>, u32>,
     /// Every version of every name, oldest first (`:history`, `:revert`).
-    history: HashMap<Arc<str>, Vec<DefMeta>>,
+    history: HashMap<Arc<str>, Vec<HistoryEntry>>,
+    /// Each world after 1 and what its transaction changed (`:worlds`).
+    log: Vec<(u64, String)>,
     pub shared: Arc<Shared>,
 }
 
@@ -340,12 +356,17 @@ impl Program {
             latest: AtomicU64::new(1),
             newest: std::sync::Mutex::new(world.clone()),
         });
-        Program { slots: HashMap::new(), versions: HashMap::new(), history: HashMap::new(), shared }
+        Program { slots: HashMap::new(), versions: HashMap::new(), history: HashMap::new(), log: Vec::new(), shared }
     }
 
     /// Every version of `name`, oldest first.
-    pub fn history(&self, name: &str) -> Vec<DefMeta> {
+    pub fn history(&self, name: &str) -> Vec<HistoryEntry> {
         self.history.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The most recent `n` worlds and what each changed, oldest first.
+    pub fn recent_worlds(&self, n: usize) -> Vec<(u64, String)> {
+        self.log[self.log.len().saturating_sub(n)..].to_vec()
     }
 
     pub fn newest(&self) -> Arc<World> {
@@ -360,6 +381,7 @@ impl Program {
         checked: &Checked,
         texts: &Texts,
         forgets: &[Arc<str>],
+        log_line: &dyn Fn(&HashMap<Arc<str>, u32>) -> String,
         options: &dyn Fn() -> EvalOptions,
     ) -> Result<Committed, CommitError> {
         let base = self.newest();
@@ -389,7 +411,7 @@ impl Program {
                 _ => {
                     let v = self.versions.get(name).copied().unwrap_or(0) + 1;
                     versions.insert(name.clone(), v);
-                    let m = DefMeta { version: v, text, uses, since: age };
+                    let m = DefMeta { version: v, text, uses, since: age, committed_ms: now_ms() };
                     new_metas.push((name.clone(), m.clone()));
                     m
                 }
@@ -458,9 +480,15 @@ impl Program {
             for (name, &v) in &versions {
                 self.versions.insert(name.clone(), v);
             }
-            for (name, m) in new_metas {
-                self.history.entry(name).or_default().push(m);
+            for name in forgets.iter().chain(new_metas.iter().map(|(n, _)| n)) {
+                if let Some(last) = self.history.get_mut(name).and_then(|h| h.last_mut()) {
+                    last.left.get_or_insert(age);
+                }
             }
+            for (name, m) in new_metas {
+                self.history.entry(name).or_default().push(HistoryEntry { meta: m, left: None });
+            }
+            self.log.push((age, log_line(&versions)));
             self.shared.publish(world.clone());
         }
         let exprs = checked

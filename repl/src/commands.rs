@@ -10,6 +10,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":help", "this list"),
     (":quit", "leave the REPL (Ctrl-D does too)"),
     (":world", "the newest world's age"),
+    (":worlds", "the last 20 worlds and what each changed"),
+    (":which", "NAME — the version of NAME in the newest world"),
     (":history", "NAME — every version of NAME, oldest first, with its source"),
     (":source", "NAME [vN] — the source of NAME's current version (or of vN)"),
     (":revert", "NAME [vN] — commit the previous version's text (or vN's) as a new version"),
@@ -38,6 +40,17 @@ pub fn run(session: &Session, input: &str) -> String {
     let version = words.next().and_then(|v| v.strip_prefix('v')).and_then(|v| v.parse::<u32>().ok());
     match (name, arg) {
         (":world", _) => format!("world {}", session.world_age()),
+        (":worlds", _) => {
+            let worlds = session.recent_worlds(20);
+            if worlds.is_empty() {
+                return "world 1: the standard library (nothing defined yet)".into();
+            }
+            worlds.iter().map(|(age, what)| format!("world {age}: {what}")).collect::<Vec<_>>().join("\n")
+        }
+        (":which", Some(n)) => match session.which(n) {
+            Some((v, age)) => format!("{n} v{v} (world {age})"),
+            None => format!("error: unknown name `{n}`: it is not defined in world {}", session.world_age()),
+        },
         (":help", _) => {
             let mut s = String::from("commands:");
             for (c, what) in COMMANDS {
@@ -53,13 +66,20 @@ pub fn run(session: &Session, input: &str) -> String {
             if h.is_empty() {
                 return format!("error: unknown name `{n}`: it has no history");
             }
-            h.iter().map(|m| format!("v{} entered world {}\n{}", m.version, m.since, m.text)).collect::<Vec<_>>().join("\n")
+            h.iter()
+                .map(|e| {
+                    let m = &e.meta;
+                    let left = e.left.map(|w| format!(", left world {w}")).unwrap_or_default();
+                    format!("v{}: entered world {}{left}, committed {}\n{}", m.version, m.since, utc(m.committed_ms), m.text)
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
         }
         (":source", Some(n)) => {
             let h = session.history(n);
             let m = match version {
-                Some(v) => h.iter().find(|m| m.version == v),
-                None => h.last(),
+                Some(v) => h.iter().map(|e| &e.meta).find(|m| m.version == v),
+                None => h.last().map(|e| &e.meta),
             };
             match m {
                 Some(m) => m.text.to_string(),
@@ -87,9 +107,38 @@ pub fn run(session: &Session, input: &str) -> String {
             }
             Err(_) => format!("error: :timeout needs a number of milliseconds, not `{ms}`"),
         },
-        (":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout", None) => {
+        (":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout" | ":which", None) => {
             format!("error: {name} needs an argument; see :help")
         }
         _ => format!("error: unknown command `{name}`; try :help"),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for milliseconds since the Unix epoch.
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil-from-days (Howard Hinnant's algorithm), valid for all u64 days here.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn formats_utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_795_609_599_000), "2026-11-25 12:26:39 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
     }
 }

@@ -177,7 +177,8 @@ impl Engine {
         let engine = self.clone();
         let options = move || engine.options(true);
         let forget_list: Vec<Arc<str>> = forgets.iter().cloned().collect();
-        let committed = program.commit(&checked, &texts, &forget_list, &options).map_err(|e| match e {
+        let log_line = |versions: &HashMap<Arc<str>, u32>| ack_items(&all_items, &ours, versions).join(", ");
+        let committed = program.commit(&checked, &texts, &forget_list, &log_line, &options).map_err(|e| match e {
             CommitError::Codegen(msg) => Failure::Internal(msg),
             CommitError::Init { global, mut error } => {
                 error.message = format!("{} (in the initialiser of `{global}`)", error.message);
@@ -185,23 +186,7 @@ impl Engine {
             }
         })?;
         let ack = had_defs.then(|| {
-            let items: Vec<String> = all_items
-                .iter()
-                .filter_map(|i| {
-                    if let Item::Forget(id) = i {
-                        return Some(format!("forget {}", id.name));
-                    }
-                    let name = def_name(i)?;
-                    if !ours.contains(name) {
-                        return None;
-                    }
-                    let v = committed.versions.get(name)?;
-                    Some(match i {
-                        Item::Type(_) | Item::Enum(_) => format!("type {name} v{v}"),
-                        _ => format!("{name} v{v}"),
-                    })
-                })
-                .collect();
+            let items = ack_items(&all_items, &ours, &committed.versions);
             if items.is_empty() { "unchanged".to_string() } else { format!("world {}: {}", committed.world.age, items.join(", ")) }
         });
         Ok(Transacted { ack, exprs: committed.exprs, echo_last })
@@ -237,6 +222,17 @@ impl Session {
         self.engine.interrupt.trip(jit::eval::StopReason::Interrupted);
     }
 
+    /// The most recent `n` worlds and what each changed.
+    pub fn recent_worlds(&self, n: usize) -> Vec<(u64, String)> {
+        self.engine.program.lock().unwrap_or_else(|e| e.into_inner()).recent_worlds(n)
+    }
+
+    /// `NAME vK` in the newest world, or `None` if it is not defined there.
+    pub fn which(&self, name: &str) -> Option<(u32, u64)> {
+        let world = self.engine.shared.newest();
+        world.meta_of(name).map(|m| (m.version, world.age))
+    }
+
     /// Every name the newest world defines (for completion).
     pub fn names(&self) -> Vec<String> {
         use lang::check::Env;
@@ -244,7 +240,7 @@ impl Session {
     }
 
     /// Every version of `name`, oldest first.
-    pub fn history(&self, name: &str) -> Vec<jit::program::DefMeta> {
+    pub fn history(&self, name: &str) -> Vec<jit::program::HistoryEntry> {
         self.engine.program.lock().unwrap_or_else(|e| e.into_inner()).history(name)
     }
 
@@ -254,10 +250,10 @@ impl Session {
         let history = self.history(name);
         let current = self.engine.shared.newest().meta_of(name).map(|m| m.version);
         let target = match version {
-            Some(v) => history.iter().find(|m| m.version == v),
+            Some(v) => history.iter().map(|h| &h.meta).find(|m| m.version == v),
             None => {
                 let cur = current.unwrap_or(u32::MAX);
-                history.iter().rev().find(|m| m.version < cur)
+                history.iter().map(|h| &h.meta).rev().find(|m| m.version < cur)
             }
         };
         let Some(target) = target else {
@@ -359,6 +355,28 @@ fn still_used(world: &World, forgets: &HashSet<Arc<str>>, redefined: &HashSet<Ar
         "error: breaks: cannot forget what other definitions still use\n{}\n  = hint: forget or change them in the same input",
         users.join("\n")
     ))
+}
+
+/// The acknowledgement's items, in the input's order: `NAME vK`,
+/// `type NAME vK`, `forget NAME` (section 12).
+fn ack_items(items: &[Item], ours: &HashSet<Arc<str>>, versions: &HashMap<Arc<str>, u32>) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|i| {
+            if let Item::Forget(id) = i {
+                return Some(format!("forget {}", id.name));
+            }
+            let name = def_name(i)?;
+            if !ours.contains(name) {
+                return None;
+            }
+            let v = versions.get(name)?;
+            Some(match i {
+                Item::Type(_) | Item::Enum(_) => format!("type {name} v{v}"),
+                _ => format!("{name} v{v}"),
+            })
+        })
+        .collect()
 }
 
 /// The name a definition item defines.
