@@ -19,6 +19,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":load", "FILE — run a file as one input"),
     (":time", "EXPR — run EXPR and show how long it took"),
     (":timeout", "MS — bound each later evaluation to MS milliseconds (0: no bound)"),
+    (":clif", "NAME — the Cranelift IR of function NAME"),
 ];
 
 /// Lines for an input's result: its acknowledgement, its echoed value, or
@@ -47,6 +48,10 @@ pub fn run(session: &Session, input: &str) -> String {
             }
             worlds.iter().map(|(age, what)| format!("world {age}: {what}")).collect::<Vec<_>>().join("\n")
         }
+        (":clif", Some(n)) => match session.clif(n) {
+            Ok(text) => text.trim_end().to_string(),
+            Err(f) => f.to_string(),
+        },
         (":which", Some(n)) => match session.which(n) {
             Some((v, age)) => format!("{n} v{v} (world {age})"),
             None => format!("error: unknown name `{n}`: it is not defined in world {}", session.world_age()),
@@ -107,7 +112,7 @@ pub fn run(session: &Session, input: &str) -> String {
             }
             Err(_) => format!("error: :timeout needs a number of milliseconds, not `{ms}`"),
         },
-        (":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout" | ":which", None) => {
+        (":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout" | ":which" | ":clif", None) => {
             format!("error: {name} needs an argument; see :help")
         }
         _ => format!("error: unknown command `{name}`; try :help"),

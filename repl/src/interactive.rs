@@ -93,13 +93,13 @@ fn watch_ctrl_c(session: Arc<Session>) -> std::io::Result<()> {
 pub fn run(timeout: Option<Duration>) -> ExitCode {
     let session = Arc::new(Session::new(crate::stdout_config(timeout)));
     if let Err(e) = watch_ctrl_c(session.clone()) {
-        eprintln!("warning: Ctrl-C will not interrupt evaluations: {e}");
+        crate::say::err!("warning: Ctrl-C will not interrupt evaluations: {e}");
     }
     let names = Arc::new(Mutex::new(Vec::new()));
     let mut editor: Editor<StrataHelper, DefaultHistory> = match Editor::new() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: cannot start the line editor: {e}");
+            crate::say::err!("error: cannot start the line editor: {e}");
             return ExitCode::from(1);
         }
     };
@@ -108,7 +108,7 @@ pub fn run(timeout: Option<Duration>) -> ExitCode {
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    println!("Strata — :help for commands, Ctrl-D to quit");
+    crate::say::out!("Strata — :help for commands, Ctrl-D to quit");
     loop {
         *names.lock().unwrap_or_else(|e| e.into_inner()) = session.names();
         match editor.readline("strata> ") {
@@ -127,13 +127,13 @@ pub fn run(timeout: Option<Duration>) -> ExitCode {
                     commands::show(session.input(&line, "<input>"))
                 };
                 if !text.is_empty() {
-                    println!("{text}");
+                    crate::say::out!("{text}");
                 }
             }
             Err(rustyline::error::ReadlineError::Interrupted) => continue,
             Err(rustyline::error::ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("error: reading input failed: {e}");
+                crate::say::err!("error: reading input failed: {e}");
                 break;
             }
         }

@@ -2,6 +2,7 @@
 //! files and the terminal. No language semantics live here.
 
 mod commands;
+mod say;
 mod interactive;
 mod script;
 mod session;
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
     match jit::eval::run_on_eval_stack(move || run_command(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: could not start the evaluation thread: {e}");
+            crate::say::err!("error: could not start the evaluation thread: {e}");
             ExitCode::from(1)
         }
     }
@@ -64,7 +65,7 @@ fn run_command(cli: Cli) -> ExitCode {
             if check_leaks && code == ExitCode::SUCCESS || check_leaks && code == ExitCode::from(1) {
                 let live = jit::runtime::heap::live_objects();
                 if live != 0 {
-                    eprintln!("leak: {live} heap objects still live after the run");
+                    crate::say::err!("leak: {live} heap objects still live after the run");
                     return ExitCode::from(3);
                 }
             }
@@ -72,12 +73,12 @@ fn run_command(cli: Cli) -> ExitCode {
         }
         Some(Command::Check { file }) => check_file(&file),
         Some(Command::Repl { image: Some(_), .. }) => {
-            eprintln!("error: images are not built yet (issue 7); run `strata repl` without an image");
+            crate::say::err!("error: images are not built yet (issue 7); run `strata repl` without an image");
             ExitCode::from(1)
         }
         Some(Command::Repl { image: None, script: Some(script), record }) => script::run(&script, record),
         Some(Command::Repl { image: None, script: None, record: true }) => {
-            eprintln!("error: --record needs --script FILE.repl");
+            crate::say::err!("error: --record needs --script FILE.repl");
             ExitCode::from(1)
         }
         Some(Command::Repl { image: None, script: None, record: false }) | None => interactive::run(None),
@@ -101,7 +102,7 @@ fn run_file(path: &Path, timeout: Option<Duration>) -> ExitCode {
     let source = match read_source(path) {
         Ok(s) => s,
         Err(msg) => {
-            eprintln!("{msg}");
+            crate::say::err!("{msg}");
             return ExitCode::from(1);
         }
     };
@@ -112,7 +113,7 @@ fn run_file(path: &Path, timeout: Option<Duration>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("{f}");
+            crate::say::err!("{f}");
             ExitCode::from(1)
         }
     }
@@ -167,7 +168,7 @@ fn check_file(path: &Path) -> ExitCode {
     let source = match read_source(path) {
         Ok(s) => s,
         Err(msg) => {
-            eprintln!("{msg}");
+            crate::say::err!("{msg}");
             return ExitCode::from(1);
         }
     };
@@ -175,7 +176,7 @@ fn check_file(path: &Path) -> ExitCode {
     match session.check(&source, &path.display().to_string()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("{f}");
+            crate::say::err!("{f}");
             ExitCode::from(1)
         }
     }

@@ -72,7 +72,7 @@ pub fn run(path: &Path, record: bool) -> ExitCode {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
+            crate::say::err!("error: cannot read {}: {e}", path.display());
             return ExitCode::from(1);
         }
     };
@@ -84,14 +84,14 @@ pub fn run(path: &Path, record: bool) -> ExitCode {
             replay_one(&session, &captured, &entry.input).iter().map(|l| transcript::escape(l)).collect();
         if record {
             for l in entry.raw.iter().chain(&actual) {
-                println!("{l}");
+                crate::say::out!("{l}");
             }
         } else if let Err(diff) = transcript::check(&entry.expected, &actual) {
-            eprintln!("{}: the output of this input differs:", path.display());
+            crate::say::err!("{}: the output of this input differs:", path.display());
             for l in &entry.raw {
-                eprintln!("{l}");
+                crate::say::err!("{l}");
             }
-            eprintln!("{diff}");
+            crate::say::err!("{diff}");
             return ExitCode::from(1);
         }
     }

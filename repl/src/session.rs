@@ -233,6 +233,20 @@ impl Session {
         world.meta_of(name).map(|m| (m.version, world.age))
     }
 
+    /// `:clif NAME`: the Cranelift IR of NAME's current version (compiled
+    /// again from its text, exactly as it was).
+    pub fn clif(&self, name: &str) -> Result<String, Failure> {
+        let world = self.engine.shared.newest();
+        let Some(entry) = world.fns.get(name) else {
+            return Err(Failure::Check(format!("error: unknown name `{name}`: no function of that name in world {}", world.age)));
+        };
+        let text: Arc<str> = entry.meta.text.clone();
+        let (prog, _) = lang::parser::parse(&text);
+        let checked = check_transaction(&prog, &text, &*world).map_err(|d| Failure::Check(render(&d, name, &text)))?;
+        let body = &checked.fns.first().ok_or_else(|| Failure::Internal("no function in its own text".into()))?.body;
+        jit::codegen::clif_text(&*world, body).map_err(|e| Failure::Internal(e.0))
+    }
+
     /// Every name the newest world defines (for completion).
     pub fn names(&self) -> Vec<String> {
         use lang::check::Env;

@@ -196,6 +196,9 @@ fn compile_one(
         let config = f.unit.module.target_config();
         f.b.finalize(config);
     }
+    if let Some(out) = unit.clif.as_mut() {
+        out.push_str(&format!("; {frame_name}\n{}\n", ctx.func.display()));
+    }
     if std::env::var_os("STRATA_DUMP_CLIF").is_some() {
         eprintln!("; {frame_name}\n{}", ctx.func.display());
     }

@@ -105,6 +105,8 @@ pub(crate) struct UnitCx<'r> {
     pub pending: Vec<func::PendingClosure>,
     /// Byte offsets of line starts per source text (many bodies share one).
     lines: HashMap<usize, Arc<Vec<u32>>>,
+    /// When set, the Cranelift IR of every function compiled is appended.
+    pub clif: Option<String>,
 }
 
 impl UnitCx<'_> {
@@ -149,13 +151,8 @@ pub fn compile_unit(
     functions: &[&Body],
     thunks: &[&Body],
 ) -> Result<CompiledUnit, CodegenError> {
-    let isa = isa()?;
-    let call_conv = isa.default_call_conv();
-    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
-    builder.symbol_lookup_fn(Box::new(|name| find_helper(name).map(|h| h.addr)));
-    let module = JITModule::new(builder);
-    let mut unit =
-        UnitCx { module, resolver, helpers: HashMap::new(), call_conv, pending: Vec::new(), lines: HashMap::new() };
+    let mut unit = new_unit(resolver)?;
+    let call_conv = unit.call_conv;
 
     let mut fn_ids = Vec::new();
     for body in functions {
@@ -190,6 +187,30 @@ impl Drop for CompiledUnit {
             unsafe { module.free_memory() };
         }
     }
+}
+
+fn new_unit(resolver: &dyn Resolver) -> Result<UnitCx<'_>, CodegenError> {
+    let isa = isa()?;
+    let call_conv = isa.default_call_conv();
+    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+    builder.symbol_lookup_fn(Box::new(|name| find_helper(name).map(|h| h.addr)));
+    let module = JITModule::new(builder);
+    Ok(UnitCx { module, resolver, helpers: HashMap::new(), call_conv, pending: Vec::new(), lines: HashMap::new(), clif: None })
+}
+
+/// The Cranelift IR of a global function (and its closures), as `:clif`
+/// shows it. The code is compiled the same way, then thrown away.
+pub fn clif_text(resolver: &dyn Resolver, body: &Body) -> Result<String, CodegenError> {
+    let mut unit = new_unit(resolver)?;
+    unit.clif = Some(String::new());
+    let params: Vec<_> = body.params.iter().map(|&p| body.local(p).ty.clone()).collect();
+    let sig = layout::function_signature(&params, &body.ret, unit.call_conv);
+    let id = declare(&mut unit, &sig)?;
+    func::compile_body(&mut unit, body, id, func::Abi::Function)?;
+    let text = unit.clif.take().unwrap_or_default();
+    // SAFETY: nothing was finalized or handed out from this module.
+    unsafe { unit.module.free_memory() };
+    Ok(text)
 }
 
 pub(crate) fn declare(unit: &mut UnitCx, sig: &Signature) -> Result<FuncId, CodegenError> {
