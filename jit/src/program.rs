@@ -311,6 +311,8 @@ pub struct Committed {
     pub exprs: Vec<Thunk>,
     /// The version each (non-dependent) definition got.
     pub versions: HashMap<Arc<str>, u32>,
+    /// The global functions compiled by this commit (the rest reuse code).
+    pub compiled: Vec<Arc<str>>,
 }
 
 /// A compiled top-level expression.
@@ -502,7 +504,8 @@ impl Program {
                 _unit: unit.clone(),
             })
             .collect();
-        Ok(Committed { world, created_world: defines, exprs, versions })
+        let compiled = checked.fns.iter().map(|f| f.name.clone()).collect();
+        Ok(Committed { world, created_world: defines, exprs, versions, compiled })
     }
 }
 

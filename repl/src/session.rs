@@ -77,6 +77,7 @@ struct Transacted {
     exprs: Vec<Thunk>,
     /// The input ends with an expression whose value the REPL shows.
     echo_last: bool,
+    compiled: Vec<String>,
 }
 
 /// What one REPL input produced.
@@ -84,6 +85,9 @@ pub struct InputOutcome {
     pub ack: Option<String>,
     /// The echoed value of the input's final expression.
     pub echo: Option<String>,
+    /// The global functions this input compiled (its own and re-checked
+    /// dependents; everything else reused its code).
+    pub compiled: Vec<String>,
 }
 
 impl Engine {
@@ -189,7 +193,8 @@ impl Engine {
             let items = ack_items(&all_items, &ours, &committed.versions);
             if items.is_empty() { "unchanged".to_string() } else { format!("world {}: {}", committed.world.age, items.join(", ")) }
         });
-        Ok(Transacted { ack, exprs: committed.exprs, echo_last })
+        let compiled = committed.compiled.iter().map(|n| n.to_string()).collect();
+        Ok(Transacted { ack, exprs: committed.exprs, echo_last, compiled })
     }
 }
 
@@ -304,7 +309,7 @@ impl Session {
                 echo = Some(v.display(true));
             }
         }
-        Ok(InputOutcome { ack: t.ack, echo })
+        Ok(InputOutcome { ack: t.ack, echo, compiled: t.compiled })
     }
 }
 
@@ -521,5 +526,107 @@ fn ends_with_expression(prog: &ast::Program, source: &str) -> bool {
             !tokens(rest).first().is_some_and(|t| *t == ";")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jit::abi::Output;
+
+    struct Quiet;
+    impl Output for Quiet {
+        fn write_line(&self, _: &str) {}
+    }
+
+    fn session() -> Session {
+        Session::new(SessionConfig { output: Arc::new(|| Box::new(Quiet)), timeout: None })
+    }
+
+    fn ok(s: &Session, src: &str) -> InputOutcome {
+        match s.input(src, "<test>") {
+            Ok(o) => o,
+            Err((_, f)) => panic!("{src}: {f}"),
+        }
+    }
+
+    fn sorted(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_body_change_recompiles_only_that_function() {
+        let s = session();
+        ok(&s, "fn f() -> int { 1 }\nfn g() -> int { f() + 1 }\nfn h() -> int { g() * 2 }");
+        let o = ok(&s, "fn f() -> int { 5 }");
+        assert_eq!(o.compiled, vec!["f"]);
+        assert_eq!(o.ack.as_deref(), Some("world 3: f v2"));
+        assert_eq!(ok(&s, "h()").echo.as_deref(), Some("12"));
+    }
+
+    #[test]
+    fn a_signature_change_recompiles_dependents_without_new_versions() {
+        let s = session();
+        ok(&s, "fn f() -> int { 1 }\nfn g() -> int { f() + 1 }\nfn k() -> int { 7 }");
+        let o = ok(&s, "fn f() -> str { \"x\" }\nfn g() -> int { len(f()) }");
+        assert_eq!(sorted(o.compiled), vec!["f", "g"]);
+        assert_eq!(o.ack.as_deref(), Some("world 3: f v2, g v2"));
+        // A dependent that still checks is recompiled, keeps its version, and is not acknowledged.
+        ok(&s, "fn user() -> str { f() }");
+        let o = ok(&s, "fn f() -> str { \"yy\" }");
+        assert_eq!(o.compiled, vec!["f"]);
+        assert_eq!(s.which("user"), Some((1, 5)));
+    }
+
+    #[test]
+    fn a_breaking_change_commits_nothing() {
+        let s = session();
+        ok(&s, "fn f() -> int { 1 }\nfn g() -> int { f() + 1 }");
+        let age = s.world_age();
+        let err = s.input("fn f() -> str { \"x\" }", "<test>").err().expect("rejected");
+        let text = err.1.to_string();
+        assert!(text.contains("breaks") && text.contains("`g`"), "{text}");
+        assert_eq!(s.world_age(), age);
+        assert_eq!(ok(&s, "g()").echo.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn unchanged_text_makes_no_world() {
+        let s = session();
+        ok(&s, "fn f() -> int { 1 }");
+        let o = ok(&s, "fn f() -> int {   1 } // same tokens");
+        assert_eq!(o.ack.as_deref(), Some("unchanged"));
+        assert!(o.compiled.is_empty());
+        assert_eq!(s.world_age(), 2);
+    }
+
+    #[test]
+    fn a_running_call_stays_in_its_world() {
+        let s = session();
+        ok(&s, "fn f() -> int { 1 }");
+        ok(&s, "fn g() -> int { define(\"fn f() -> int { 2 }\"); f() * 10 + latest f() }");
+        assert_eq!(ok(&s, "g()").echo.as_deref(), Some("12"));
+        assert_eq!(ok(&s, "f()").echo.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn a_failed_evaluation_changes_no_global() {
+        let s = session();
+        ok(&s, "var n: int = 0;\nfn bump() -> int { n += 1; 1 / (n - n) }");
+        assert!(s.input("bump()", "<test>").is_err());
+        assert_eq!(ok(&s, "n").echo.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn latest_refuses_a_changed_signature() {
+        let s = session();
+        ok(&s, "fn f() -> int { 1 }");
+        // The define also replaces g, so the change breaks no definition; the
+        // running (old) g's `latest f()` then finds a different signature.
+        ok(&s, "fn g() -> int { define(\"fn f() -> str { \\\"x\\\" }\\nfn g() -> int { 0 }\"); latest f() }");
+        let err = s.input("g()", "<test>").err().expect("fails");
+        let text = err.1.to_string();
+        assert!(text.contains("signature changed") && text.contains("world"), "{text}");
     }
 }
