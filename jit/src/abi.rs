@@ -73,7 +73,10 @@ pub enum Kind {
 /// One Strata frame of a runtime error's backtrace.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
+    /// `NAME vK` for a global function (`(closure)` added for its closures).
     pub function: String,
+    /// The world the activation ran in.
+    pub world: u64,
     pub line: u32,
     /// How many more identical frames directly follow (deep recursion).
     pub repeats: u32,

@@ -297,10 +297,12 @@ unsafe extern "C" fn rt_push_frame(ctx: *mut Ctx, frame: u32, line: u32) {
     let Some(err) = e.as_mut() else { return };
     let frames = FRAMES.lock().unwrap_or_else(|e| e.into_inner());
     let name = frames.as_ref().and_then(|f| f.names.get(frame as usize)).map(String::as_str).unwrap_or("?");
+    // SAFETY: as above.
+    let world = unsafe { (*ctx).world_age };
     let count = err.frames.len();
     match err.frames.last_mut() {
-        Some(last) if last.function == name && last.line == line => last.repeats += 1,
-        _ if count < MAX_FRAMES => err.frames.push(Frame { function: name.to_string(), line, repeats: 0 }),
+        Some(last) if last.function == name && last.line == line && last.world == world => last.repeats += 1,
+        _ if count < MAX_FRAMES => err.frames.push(Frame { function: name.to_string(), world, line, repeats: 0 }),
         _ => {}
     }
 }

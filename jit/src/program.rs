@@ -153,7 +153,13 @@ impl Resolver for World {
         self.types.get(&*named.name).filter(|t| t.info.named.version == named.version).map(|t| t.info.clone())
     }
     fn frame_id(&self, function: &str) -> u32 {
-        eval::register_frame(function)
+        // Backtraces name the version: `f v2`, `f v2 (closure)`.
+        let (base, rest) = function.split_once(' ').map_or((function, ""), |(b, r)| (b, r));
+        match self.fns.get(base) {
+            Some(e) if rest.is_empty() => eval::register_frame(&format!("{base} v{}", e.meta.version)),
+            Some(e) => eval::register_frame(&format!("{base} v{} {rest}", e.meta.version)),
+            None => eval::register_frame(function),
+        }
     }
 }
 

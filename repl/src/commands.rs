@@ -97,9 +97,15 @@ pub fn run(session: &Session, input: &str) -> String {
         },
         (":time", Some(_)) => {
             let start = Instant::now();
-            let out = show(session.input(rest, "<input>"));
+            let result = session.input(rest, "<input>");
             let took = start.elapsed();
-            if out.is_empty() { format!("time: {took:?}") } else { format!("{out}\ntime: {took:?}") }
+            let compiled = match &result {
+                Ok(o) if !o.compiled.is_empty() => format!(" (compiled {})", o.compiled.join(", ")),
+                _ => String::new(),
+            };
+            let out = show(result);
+            let time = format!("time: {took:?}{compiled}");
+            if out.is_empty() { time } else { format!("{out}\n{time}") }
         }
         (":timeout", Some(ms)) => match ms.parse::<u64>() {
             Ok(0) => {

@@ -33,11 +33,12 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// `error: MESSAGE` then one `  at FUNCTION (line N)` per Strata frame.
+/// `error: MESSAGE` then one `  at FUNCTION vK (world W, line N)` per
+/// Strata frame, innermost first.
 pub fn render_runtime_error(e: &RuntimeError) -> String {
     let mut s = format!("error: {}", e.message);
     for fr in &e.frames {
-        s.push_str(&format!("\n  at {} (line {})", fr.function, fr.line));
+        s.push_str(&format!("\n  at {} (world {}, line {})", fr.function, fr.world, fr.line));
         if fr.repeats > 0 {
             s.push_str(&format!("\n  ... the frame above repeated {} more times", fr.repeats));
         }
