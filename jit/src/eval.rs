@@ -50,6 +50,7 @@ pub enum StopReason {
     None = 0,
     Interrupted = 1,
     Timeout = 2,
+    OutOfMemory = 3,
 }
 
 /// The switch another thread (Ctrl-C handler, watchdog) flips to stop an
@@ -81,6 +82,7 @@ impl Interrupt {
         match self.reason.load(Ordering::SeqCst) {
             1 => StopReason::Interrupted,
             2 => StopReason::Timeout,
+            3 => StopReason::OutOfMemory,
             _ => StopReason::None,
         }
     }
@@ -129,7 +131,13 @@ pub struct EvalOptions {
     pub definer: Option<Definer>,
     /// Global initialisers may not `define`.
     pub in_initialiser: bool,
+    /// Bytes the evaluation may allocate (net) before it fails with
+    /// `out of memory`.
+    pub memory_limit: u64,
 }
+
+/// The default per-evaluation heap limit (SPEC section 9): 1 GiB.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
 
 /// A value an evaluation produced, owned by the holder.
 pub struct OwnedValue {
@@ -185,6 +193,7 @@ pub fn run_thunk(
     });
     opts.interrupt.register(&ctx);
     let watchdog = opts.timeout.map(|t| Watchdog::start(t, opts.interrupt.clone()));
+    let memory_watch = crate::memory::Watch::start(opts.memory_limit, &opts.interrupt);
     let mut out: u64 = 0;
     // SAFETY: `thunk` was compiled with the entry signature
     // `extern "C" fn(*mut Ctx, *mut u64) -> u8`, and its module is kept alive
@@ -193,6 +202,7 @@ pub fn run_thunk(
         let f: extern "C" fn(*const Ctx, *mut u64) -> u8 = std::mem::transmute(thunk);
         f(&*ctx, &mut out)
     };
+    drop(memory_watch);
     drop(watchdog);
     opts.interrupt.unregister(&ctx);
     let host = state.host.as_ref().expect("host set above");
@@ -322,6 +332,10 @@ unsafe extern "C" fn rt_stack_check(ctx: *mut Ctx) -> u8 {
                 }
                 StopReason::Timeout => {
                     abi::raise(ctx, "timeout: the evaluation ran longer than its time limit");
+                    return 1;
+                }
+                StopReason::OutOfMemory => {
+                    abi::raise(ctx, "out of memory: the evaluation went past its heap limit (see --memory-limit)");
                     return 1;
                 }
                 StopReason::None => {}

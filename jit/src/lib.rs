@@ -7,5 +7,6 @@
 pub mod abi;
 pub mod codegen;
 pub mod eval;
+pub mod memory;
 pub mod program;
 pub mod runtime;

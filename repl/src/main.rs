@@ -8,6 +8,11 @@ mod script;
 mod session;
 mod transcript;
 
+/// Counts allocations per thread, so each evaluation can be held to its
+/// memory limit (`out of memory` instead of exhausting the machine).
+#[global_allocator]
+static ALLOCATOR: jit::memory::CountingAlloc = jit::memory::CountingAlloc;
+
 use clap::{Parser, Subcommand};
 use session::{Session, SessionConfig};
 use std::path::{Path, PathBuf};
@@ -33,6 +38,9 @@ enum Command {
         /// After the run, fail (exit 3) if heap objects are still alive.
         #[arg(long, hide = true)]
         check_leaks: bool,
+        /// Heap each evaluation may use, in MiB (default 1024).
+        #[arg(long, value_name = "MIB", default_value_t = 1024)]
+        memory_limit: u64,
     },
     /// Check a program without running it.
     Check { file: PathBuf },
@@ -60,8 +68,8 @@ fn main() -> ExitCode {
 
 fn run_command(cli: Cli) -> ExitCode {
     match cli.command {
-        Some(Command::Run { file, timeout, check_leaks }) => {
-            let code = run_file(&file, timeout.map(Duration::from_millis));
+        Some(Command::Run { file, timeout, check_leaks, memory_limit }) => {
+            let code = run_file(&file, timeout.map(Duration::from_millis), memory_limit.saturating_mul(1 << 20));
             if check_leaks && code == ExitCode::SUCCESS || check_leaks && code == ExitCode::from(1) {
                 let live = jit::runtime::heap::live_objects();
                 if live != 0 {
@@ -93,12 +101,16 @@ fn read_source(path: &Path) -> Result<String, String> {
 }
 
 pub(crate) fn stdout_config(timeout: Option<Duration>) -> SessionConfig {
-    SessionConfig { output: Arc::new(|| Box::new(jit::abi::Stdout)), timeout }
+    SessionConfig {
+        output: Arc::new(|| Box::new(jit::abi::Stdout)),
+        timeout,
+        memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
+    }
 }
 
 /// `strata run FILE.strata`: definitions, then each top-level expression as
 /// its own evaluation, then `main()` if defined; the first failure stops it.
-fn run_file(path: &Path, timeout: Option<Duration>) -> ExitCode {
+fn run_file(path: &Path, timeout: Option<Duration>, memory_limit: u64) -> ExitCode {
     let source = match read_source(path) {
         Ok(s) => s,
         Err(msg) => {
@@ -107,7 +119,7 @@ fn run_file(path: &Path, timeout: Option<Duration>) -> ExitCode {
         }
     };
     let name = path.display().to_string();
-    let session = Session::new(stdout_config(timeout));
+    let session = Session::new(SessionConfig { memory_limit, ..stdout_config(timeout) });
     let result = run_program(&session, &source, &name);
     drop(session);
     match result {

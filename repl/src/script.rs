@@ -78,7 +78,11 @@ pub fn run(path: &Path, record: bool) -> ExitCode {
     };
     let captured = Captured::default();
     let sink = captured.clone();
-    let session = Session::new(SessionConfig { output: Arc::new(move || Box::new(sink.clone())), timeout: None });
+    let session = Session::new(SessionConfig {
+        output: Arc::new(move || Box::new(sink.clone())),
+        timeout: None,
+        memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
+    });
     for entry in transcript::parse(&text) {
         let actual: Vec<String> =
             replay_one(&session, &captured, &entry.input).iter().map(|l| transcript::escape(l)).collect();

@@ -50,6 +50,8 @@ pub fn render_runtime_error(e: &RuntimeError) -> String {
 pub struct SessionConfig {
     pub output: Arc<dyn Fn() -> Box<dyn Output> + Send + Sync>,
     pub timeout: Option<Duration>,
+    /// Heap bytes each evaluation may use (`--memory-limit`).
+    pub memory_limit: u64,
 }
 
 /// Milliseconds; 0 means no bound.
@@ -102,6 +104,7 @@ impl Engine {
             interrupt: self.interrupt.clone(),
             definer: Some(self.definer()),
             in_initialiser,
+            memory_limit: self.config.memory_limit,
         }
     }
 
@@ -541,7 +544,11 @@ mod tests {
     }
 
     fn session() -> Session {
-        Session::new(SessionConfig { output: Arc::new(|| Box::new(Quiet)), timeout: None })
+        Session::new(SessionConfig {
+            output: Arc::new(|| Box::new(Quiet)),
+            timeout: None,
+            memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
+        })
     }
 
     fn ok(s: &Session, src: &str) -> InputOutcome {

@@ -127,7 +127,7 @@ impl FnCx<'_, '_, '_> {
                 let d = self.tdesc(elem);
                 self.heap_call("rt_vec_sort", &[a[0].v(), d], ty, None)?
             }
-            Builtin::Range => self.heap_call("rt_range", &[a[0].v(), a[1].v()], ty, None)?,
+            Builtin::Range => self.heap_call("rt_range", &[ctx, a[0].v(), a[1].v()], ty, Some(span))?,
             Builtin::Get => {
                 let k = self.cv_bits(&a[1]);
                 let d = self.cv_bits(&a[2]);

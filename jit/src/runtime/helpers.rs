@@ -134,7 +134,7 @@ helpers! {
     rt_vec_concat(*const Header, *const Header) -> *mut Header;
     rt_vec_reverse(*const Header) -> *mut Header;
     rt_vec_sort(*const Header, u32) -> *mut Header;
-    rt_range(i64, i64) -> *mut Header;
+    rt_range(*mut Ctx, i64, i64) -> *mut Header;
     rt_vec_set_move(*mut Ctx, *mut Header, i64, i64) -> *mut Header;
     rt_vec_push_move(*mut Header, i64) -> *mut Header;
     // maps

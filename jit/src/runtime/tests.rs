@@ -475,7 +475,7 @@ fn runtime_refcounts_return_to_start() {
         assert_eq!(show(ks as i64, vec_td(TD_STR)), r#"["j", "k"]"#);
         let (xy, comma) = (s("x,y"), s(","));
         let split = rt_str_split(std::ptr::null_mut(), xy, comma);
-        let ranged = rt_range(0, 1000);
+        let ranged = rt_range(std::ptr::null_mut(), 0, 1000);
 
         // Records holding vectors holding records.
         let p = record(t.point, &[f(1.0), f(2.0)]);
@@ -796,9 +796,9 @@ fn runtime_sort_orders() {
         let bo = ints(&[1, 0, 1]);
         let sb = rt_vec_sort(bo, TD_BOOL);
         assert_eq!(show(sb as i64, vec_td(TD_BOOL)), "[false, true, true]");
-        let r = rt_range(3, 0);
+        let r = rt_range(std::ptr::null_mut(), 3, 0);
         assert_eq!(rt_vec_len(r), 0);
-        let r2 = rt_range(-2, 2);
+        let r2 = rt_range(std::ptr::null_mut(), -2, 2);
         assert_eq!(show(r2 as i64, vec_td(TD_INT)), "[-2, -1, 0, 1]");
         let rv = rt_vec_reverse(r2);
         assert_eq!(show(rv as i64, vec_td(TD_INT)), "[1, 0, -1, -2]");
@@ -838,7 +838,7 @@ fn runtime_vector_operations_are_persistent() {
         let cat2 = rt_vec_concat(empty_bits, empty_heap);
         assert_eq!(rt_vec_len(cat2), 0);
         // Large vectors: tree nodes, slicing and concatenation.
-        let big = rt_range(0, 10_000);
+        let big = rt_range(std::ptr::null_mut(), 0, 10_000);
         let mid = rt_vec_slice(c, big, 4_000, 6_500);
         assert_eq!(rt_vec_len(mid), 2_500);
         assert_eq!(rt_vec_get(c, mid, 0), 4_000);

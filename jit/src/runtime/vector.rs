@@ -325,8 +325,16 @@ pub unsafe extern "C" fn rt_vec_sort(v: *const Header, elem_tdesc: u32) -> *mut 
 ///
 /// # Safety
 /// Always safe; part of the JIT ABI.
-pub unsafe extern "C" fn rt_range(a: i64, b: i64) -> *mut Header {
-    guard_noctx(|| new_vec(VecData::Bits((a..b).map(|i| i as u64).collect())))
+pub unsafe extern "C" fn rt_range(ctx: *mut Ctx, a: i64, b: i64) -> *mut Header {
+    guard(ctx, || {
+        let n = (b as i128 - a as i128).max(0) as u128;
+        // One huge request fails cleanly instead of exhausting the machine.
+        if n.saturating_mul(8) > u64::MAX as u128 || crate::memory::would_exceed((n * 8) as u64) {
+            // SAFETY: caller's contract.
+            return unsafe { fail(ctx, format!("out of memory: range({a}, {b}) would need {n} elements")) };
+        }
+        new_vec(VecData::Bits((a..b).map(|i| i as u64).collect()))
+    })
 }
 
 /// The data of a vector this caller holds the only reference to, for
