@@ -738,11 +738,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                     let v = self.expr(f)?;
                     vals.push(self.to_owned(v));
                 }
-                let key = self.unit.resolver.type_key(ty);
-                let k = self.iconst(types::I32, key as i64);
-                let n = self.iconst(types::I32, vals.len() as i64);
-                let p = self.call_helper("rt_alloc_record", &[k, n])?.expect("pointer");
-                self.store_slots(p, vals)?;
+                let p = self.build_record(ty, vals)?;
                 Ok(self.owned(vec![p], e.ty.clone()))
             }
             ExprKind::RecordUpdate { ty, base, fields } => self.record_update(ty, base, fields, &e.ty),
@@ -908,10 +904,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
 
         self.b.switch_to_block(copy);
         self.b.seal_block(copy);
-        let key = self.unit.resolver.type_key(ty);
-        let k = self.iconst(types::I32, key as i64);
-        let n = self.iconst(types::I32, field_tys.len() as i64);
-        let p = self.call_helper("rt_alloc_record", &[k, n])?.expect("pointer");
+        let p = self.alloc_record(ty, field_tys.len())?;
         for (i, fty) in field_tys.iter().enumerate() {
             let off = FIELDS_OFFSET + 8 * i as i32;
             let bits = match new_vals.iter().find(|(j, _)| *j == i) {
@@ -967,6 +960,21 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         }
     }
 
+    /// A record of type `ty` with `n` slots, which the caller fills at once.
+    fn alloc_record(&mut self, ty: &lang::types::NamedTy, n: usize) -> R<Value> {
+        let key = self.unit.resolver.type_key(ty);
+        let k = self.iconst(types::I32, key as i64);
+        let n = self.iconst(types::I32, n as i64);
+        Ok(self.call_helper("rt_alloc_record", &[k, n])?.expect("pointer"))
+    }
+
+    /// A new record of type `ty` holding `vals` (their ownership moves in).
+    fn build_record(&mut self, ty: &lang::types::NamedTy, vals: Vec<CV>) -> R<Value> {
+        let p = self.alloc_record(ty, vals.len())?;
+        self.store_slots(p, vals)?;
+        Ok(p)
+    }
+
     fn store_slots(&mut self, p: Value, vals: Vec<CV>) -> R<()> {
         for (i, v) in vals.into_iter().enumerate() {
             let bits = self.cv_bits(&v);
@@ -1006,11 +1014,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                 }
             }
         }
-        let key = self.unit.resolver.type_key(ty);
-        let k = self.iconst(types::I32, key as i64);
-        let n = self.iconst(types::I32, vals.len() as i64);
-        let p = self.call_helper("rt_alloc_record", &[k, n])?.expect("pointer");
-        self.store_slots(p, vals)?;
+        let p = self.build_record(ty, vals)?;
         self.release(&b)?;
         Ok(self.owned(vec![p], result_ty.clone()))
     }
