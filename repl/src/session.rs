@@ -162,13 +162,22 @@ impl Engine {
         let (checked, texts) = if dependents.is_empty() {
             (checked, texts_of(&kept, &src, &HashSet::new()))
         } else {
+            // The input keeps its offsets (line numbers stay right); each
+            // part ends with the `;` a `let`/`var`/expression needs when
+            // something follows it.
             let mut combined = source.to_string();
+            if needs_semicolon(&kept, source) {
+                combined.push(';');
+            }
             let mut ranges = Vec::new();
             for (name, text) in &dependents {
                 combined.push('\n');
                 let start = combined.len();
                 combined.push_str(text);
                 ranges.push((start, combined.len(), name.clone()));
+                if text.starts_with("let") || text.starts_with("var") {
+                    combined.push(';');
+                }
             }
             let (cprog, cdiags) = lang::parser::parse(&combined);
             if !cdiags.is_empty() {
@@ -178,7 +187,7 @@ impl Engine {
             let ckept = drop_unchanged(&cprog, &combined, &world, &dependent_set);
             let csrc: Arc<str> = Arc::from(combined.as_str());
             let checked = check_transaction(&ckept, &csrc, &env)
-                .map_err(|d| Failure::Check(render_breaks(&d, &ranges, source_name, source, &combined)))?;
+                .map_err(|d| Failure::Check(render_breaks(&d, &ranges, source_name, source)))?;
             (checked, texts_of(&ckept, &csrc, &dependent_set))
         };
 
@@ -448,7 +457,9 @@ fn changed_signatures(checked: &lang::check::Checked, world: &World) -> HashSet<
         }
     }
     for g in &checked.globals {
-        if world.globals.get(&g.name).is_some_and(|old| old.sig != g.sig) {
+        // A new `let` (or a `var` of another type) is a new cell: code that
+        // reads it must be recompiled to read the new one.
+        if world.globals.get(&g.name).is_some_and(|old| old.sig != g.sig || !g.sig.mutable) {
             changed.insert(g.name.clone());
         }
     }
@@ -489,7 +500,6 @@ fn render_breaks(
     ranges: &[(usize, usize, Arc<str>)],
     source_name: &str,
     source: &str,
-    combined: &str,
 ) -> String {
     let mut own = Vec::new();
     let mut broken: HashMap<Arc<str>, Vec<String>> = HashMap::new();
@@ -517,9 +527,20 @@ fn render_breaks(
         }
         out.push_str("  = hint: include fixed versions of them in the same input\n");
     }
-    let _ = combined;
     out.push_str(&render(&own, source_name, source));
     out
+}
+
+/// Whether more items may only follow the input after a `;`: it ends with a
+/// `let`/`var`/expression whose `;` was left out.
+fn needs_semicolon(prog: &ast::Program, source: &str) -> bool {
+    match prog.items.last() {
+        Some(item @ (Item::Global(_) | Item::Expr(_))) => {
+            let rest = &source[(item.span().end as usize).min(source.len())..];
+            !tokens(rest).first().is_some_and(|t| *t == ";")
+        }
+        _ => false,
+    }
 }
 
 /// Whether the input ends with an expression not followed by `;`.
@@ -597,6 +618,15 @@ mod tests {
         assert!(text.contains("breaks") && text.contains("`g`"), "{text}");
         assert_eq!(s.world_age(), age);
         assert_eq!(ok(&s, "g()").echo.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn a_redefined_let_is_seen_by_code_compiled_before() {
+        let s = session();
+        ok(&s, "let x = 1;\nfn f() -> int { x }");
+        let o = ok(&s, "let x = 2");
+        assert_eq!(o.compiled, vec!["f"]);
+        assert_eq!(ok(&s, "f()").echo.as_deref(), Some("2"));
     }
 
     #[test]
