@@ -121,13 +121,26 @@ pub fn run(timeout: Option<Duration>) -> ExitCode {
                 if input == ":quit" || input == ":q" {
                     break;
                 }
-                let text = if input.starts_with(':') {
-                    commands::run(&session, input)
-                } else {
-                    commands::show(session.input(&line, "<input>"))
-                };
-                if !text.is_empty() {
-                    crate::say::out!("{text}");
+                if input.starts_with(':') {
+                    let text = commands::run(&session, input);
+                    if !text.is_empty() {
+                        crate::say::out!("{text}");
+                    }
+                    continue;
+                }
+                // Values and acknowledgements to stdout, errors to stderr.
+                match session.input(&line, "<input>") {
+                    Ok(o) => {
+                        for l in o.ack.into_iter().chain(o.echo) {
+                            crate::say::out!("{l}");
+                        }
+                    }
+                    Err((ack, failure)) => {
+                        if let Some(a) = ack {
+                            crate::say::out!("{a}");
+                        }
+                        crate::say::err!("{failure}");
+                    }
                 }
             }
             Err(rustyline::error::ReadlineError::Interrupted) => continue,
