@@ -107,9 +107,87 @@ pub(crate) struct UnitCx<'r> {
     lines: HashMap<usize, Arc<Vec<u32>>>,
     /// When set, the Cranelift IR of every function compiled is appended.
     pub clif: Option<String>,
+    /// Functions whose IR is built, waiting to be compiled (in parallel).
+    pub built: Vec<(FuncId, cranelift_codegen::Context, String)>,
+}
+
+/// IR built before compiling: bounds memory while giving the compile
+/// threads enough work.
+const BATCH: usize = 256;
+
+/// Below this many functions one thread compiles them (a thread costs more
+/// than a small function's compile).
+const PARALLEL_FROM: usize = 8;
+
+/// Threads to compile on: the cores this process may use, asked once
+/// (the answer reads cgroup files, too slow to do per transaction).
+fn compile_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(8))
+}
+
+/// Compiles one function's IR to machine code and its relocations.
+fn compile_ir(
+    isa: &dyn cranelift_codegen::isa::TargetIsa,
+    (id, mut ctx, name): (FuncId, cranelift_codegen::Context, String),
+) -> Result<(FuncId, u64, Vec<u8>, Vec<cranelift_module::ModuleReloc>), CodegenError> {
+    ctx.compile(isa, &mut cranelift_codegen::control::ControlPlane::default())
+        .map_err(|e| CodegenError(format!("compiling {name}: {:?}", e.inner)))?;
+    let code = ctx.compiled_code().ok_or_else(|| CodegenError(format!("compiling {name}: no code")))?;
+    let relocs = code
+        .buffer
+        .relocs()
+        .iter()
+        .map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &ctx.func, id))
+        .collect();
+    Ok((id, code.buffer.alignment as u64, code.code_buffer().to_vec(), relocs))
 }
 
 impl UnitCx<'_> {
+    /// Compiles the built functions — on every core when there are many —
+    /// and defines them in the module.
+    pub fn flush(&mut self) -> Result<(), CodegenError> {
+        let built = std::mem::take(&mut self.built);
+        if built.is_empty() {
+            return Ok(());
+        }
+        let isa = isa()?;
+        let compiled: Vec<_> = if built.len() < PARALLEL_FROM || compile_threads() < 2 {
+            built.into_iter().map(|b| compile_ir(&*isa, b)).collect()
+        } else {
+            let per = built.len().div_ceil(compile_threads());
+            let mut chunks: Vec<Vec<_>> = Vec::new();
+            let mut rest = built.into_iter();
+            loop {
+                let chunk: Vec<_> = rest.by_ref().take(per).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                chunks.push(chunk);
+            }
+            let isa = &*isa;
+            std::thread::scope(|s| {
+                let handles: Vec<_> = chunks
+                    .into_iter()
+                    .map(|c| s.spawn(move || c.into_iter().map(|b| compile_ir(isa, b)).collect::<Vec<_>>()))
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| {
+                        h.join().unwrap_or_else(|_| vec![Err(CodegenError("a compile thread panicked".into()))])
+                    })
+                    .collect()
+            })
+        };
+        for c in compiled {
+            let (id, align, bytes, relocs) = c?;
+            self.module
+                .define_function_bytes(id, align, &bytes, &relocs)
+                .map_err(|e| CodegenError(format!("defining compiled code: {e}")))?;
+        }
+        Ok(())
+    }
+
     /// Where each line of `source` starts, computed once per source text.
     pub fn line_starts(&mut self, source: &Arc<str>) -> Arc<Vec<u32>> {
         let key = Arc::as_ptr(source) as *const u8 as usize;
@@ -161,6 +239,9 @@ pub fn compile_unit(
         let id = declare(&mut unit, &sig)?;
         func::compile_body(&mut unit, body, id, func::Abi::Function)?;
         fn_ids.push(id);
+        if unit.built.len() >= BATCH {
+            unit.flush()?;
+        }
     }
     let mut thunk_ids = Vec::new();
     for body in thunks {
@@ -169,6 +250,7 @@ pub fn compile_unit(
         func::compile_body(&mut unit, body, id, func::Abi::Entry)?;
         thunk_ids.push(id);
     }
+    unit.flush()?;
     unit.module
         .finalize_definitions()
         .map_err(|e| CodegenError(format!("finalizing: {e}")))?;
@@ -195,7 +277,16 @@ fn new_unit(resolver: &dyn Resolver) -> Result<UnitCx<'_>, CodegenError> {
     let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
     builder.symbol_lookup_fn(Box::new(|name| find_helper(name).map(|h| h.addr)));
     let module = JITModule::new(builder);
-    Ok(UnitCx { module, resolver, helpers: HashMap::new(), call_conv, pending: Vec::new(), lines: HashMap::new(), clif: None })
+    Ok(UnitCx {
+        module,
+        resolver,
+        helpers: HashMap::new(),
+        call_conv,
+        pending: Vec::new(),
+        lines: HashMap::new(),
+        clif: None,
+        built: Vec::new(),
+    })
 }
 
 /// The Cranelift IR of a global function (and its closures), as `:clif`
