@@ -256,7 +256,15 @@ pub fn compile_unit(
         .map_err(|e| CodegenError(format!("finalizing: {e}")))?;
     let functions = fn_ids.iter().map(|&id| unit.module.get_finalized_function(id)).collect();
     let thunks = thunk_ids.iter().map(|&id| unit.module.get_finalized_function(id)).collect();
+    LIVE_UNITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(CompiledUnit { module: Some(unit.module), functions, thunks })
+}
+
+static LIVE_UNITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Compiled units (JIT modules) whose code is still allocated.
+pub fn live_units() -> usize {
+    LIVE_UNITS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Drop for CompiledUnit {
@@ -267,6 +275,7 @@ impl Drop for CompiledUnit {
             // creators and thunks all hold the unit through their world or
             // directly).
             unsafe { module.free_memory() };
+            LIVE_UNITS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
