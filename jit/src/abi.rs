@@ -49,7 +49,7 @@ pub struct Header {
     pub kind: u32,
     /// For records and enums: the runtime type key (name + schema version).
     pub type_key: u32,
-    /// For enums: the variant index. For records: the number of fields.
+    /// For enums: the variant index. For records: 0.
     pub tag: u32,
     /// For records and enums: the number of 8-byte slots after the header.
     pub nslots: u32,

@@ -196,6 +196,8 @@ impl Engine {
         let forget_list: Vec<Arc<str>> = forgets.iter().cloned().collect();
         let log_line = |versions: &HashMap<Arc<str>, u32>| ack_items(&all_items, &ours, versions).join(", ");
         let committed = program.commit(&checked, &texts, &forget_list, &log_line, &options).map_err(|e| match e {
+            // A feature not built yet is the user's news, not an internal fault.
+            CommitError::Codegen(msg) if msg.contains("not supported yet") => Failure::Check(format!("error: {msg}")),
             CommitError::Codegen(msg) => Failure::Internal(msg),
             CommitError::Init { global, mut error } => {
                 error.message = format!("{} (in the initialiser of `{global}`)", error.message);

@@ -176,7 +176,7 @@ impl FnCx<'_, '_, '_> {
             | Builtin::StopRequested
             | Builtin::Done => {
                 return Err(CodegenError(format!(
-                    "`{}` is not supported yet (it comes with the worlds and tasks issues)",
+                    "`{}` is not supported yet (tasks come with issue 5)",
                     op.name()
                 )));
             }
