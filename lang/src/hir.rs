@@ -322,3 +322,52 @@ impl Expr {
         }
     }
 }
+
+/// Adds the user type names `ty` mentions (inside vectors, maps, functions).
+pub fn type_names(ty: &Ty, out: &mut std::collections::BTreeSet<Arc<str>>) {
+    match ty {
+        Ty::Named(n) => {
+            out.insert(n.name.clone());
+        }
+        Ty::Vec(e) => type_names(e, out),
+        Ty::Map(k, v) => {
+            type_names(k, out);
+            type_names(v, out);
+        }
+        Ty::Fn(f) => {
+            f.params.iter().for_each(|p| type_names(p, out));
+            type_names(&f.ret, out);
+        }
+        _ => {}
+    }
+}
+
+impl Body {
+    /// The global names this body depends on: functions it calls or passes,
+    /// globals it reads or writes, and user types it mentions. Exact (from
+    /// resolved names), unlike scanning the text.
+    pub fn uses(&self) -> std::collections::BTreeSet<Arc<str>> {
+        let mut out = std::collections::BTreeSet::new();
+        type_names(&self.ret, &mut out);
+        for l in &self.locals {
+            type_names(&l.ty, &mut out);
+        }
+        self.body.any(&mut |e: &Expr| {
+            type_names(&e.ty, &mut out);
+            match &e.kind {
+                ExprKind::Call { func, .. } | ExprKind::FnRef(func) | ExprKind::Spawn { func, .. } => {
+                    out.insert(func.clone());
+                }
+                ExprKind::Global(name) | ExprKind::AssignGlobal { name, .. } => {
+                    out.insert(name.clone());
+                }
+                ExprKind::Record { ty, .. } | ExprKind::RecordUpdate { ty, .. } | ExprKind::Variant { ty, .. } => {
+                    out.insert(ty.name.clone());
+                }
+                _ => {}
+            }
+            false
+        });
+        out
+    }
+}

@@ -160,7 +160,10 @@ impl Engine {
             .map(|(name, m)| (name, m.text))
             .collect();
         let (checked, texts) = if dependents.is_empty() {
-            (checked, texts_of(&kept, &src, &HashSet::new()))
+            {
+            let texts = texts_of(&kept, &src, &checked, &HashSet::new());
+            (checked, texts)
+        }
         } else {
             // The input keeps its offsets (line numbers stay right); each
             // part ends with the `;` a `let`/`var`/expression needs when
@@ -188,7 +191,8 @@ impl Engine {
             let csrc: Arc<str> = Arc::from(combined.as_str());
             let checked = check_transaction(&ckept, &csrc, &env)
                 .map_err(|d| Failure::Check(render_breaks(&d, &ranges, source_name, source)))?;
-            (checked, texts_of(&ckept, &csrc, &dependent_set))
+            let texts = texts_of(&ckept, &csrc, &checked, &dependent_set);
+            (checked, texts)
         };
 
         let engine = self.clone();
@@ -474,23 +478,44 @@ fn changed_signatures(checked: &lang::check::Checked, world: &World) -> HashSet<
 }
 
 /// Each definition's own text and the names it mentions.
-fn texts_of(prog: &ast::Program, source: &str, dependents: &HashSet<Arc<str>>) -> Texts {
+fn texts_of(
+    prog: &ast::Program,
+    source: &str,
+    checked: &lang::check::Checked,
+    dependents: &HashSet<Arc<str>>,
+) -> Texts {
+    // What each definition depends on, from its resolved names and types.
+    let mut uses: HashMap<Arc<str>, std::collections::BTreeSet<Arc<str>>> = HashMap::new();
+    for f in &checked.fns {
+        let mut u = f.body.uses();
+        for (_, t) in &f.sig.params {
+            lang::hir::type_names(t, &mut u);
+        }
+        uses.insert(f.name.clone(), u);
+    }
+    for g in &checked.globals {
+        let mut u = g.init.uses();
+        lang::hir::type_names(&g.sig.ty, &mut u);
+        uses.insert(g.name.clone(), u);
+    }
+    for t in &checked.types {
+        let mut u = std::collections::BTreeSet::new();
+        for f in t.fields() {
+            lang::hir::type_names(&f.ty, &mut u);
+        }
+        for v in t.variants() {
+            v.payload.iter().for_each(|p| lang::hir::type_names(p, &mut u));
+        }
+        uses.insert(t.named.name.clone(), u);
+    }
     let mut texts = Texts::default();
     for item in &prog.items {
         let Some(name) = def_name(item) else { continue };
         let text = &source[item.span().range()];
-        let lexed = lang::lexer::lex(text);
-        let uses: Arc<[Arc<str>]> = lexed
-            .tokens
-            .iter()
-            .filter(|t| t.kind == lang::lexer::TokenKind::Ident)
-            .map(|t| Arc::from(&text[t.span.range()]))
-            .collect::<HashSet<Arc<str>>>()
-            .into_iter()
-            .collect();
         let name: Arc<str> = Arc::from(name);
+        let own: Arc<[Arc<str>]> = uses.remove(&name).unwrap_or_default().into_iter().collect();
         let dependent = dependents.contains(&name);
-        texts.defs.insert(name, (Arc::from(text), uses, dependent));
+        texts.defs.insert(name, (Arc::from(text), own, dependent));
     }
     texts
 }
@@ -629,6 +654,17 @@ mod tests {
         let o = ok(&s, "let x = 2");
         assert_eq!(o.compiled, vec!["f"]);
         assert_eq!(ok(&s, "f()").echo.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn dependencies_come_from_resolved_names_not_text() {
+        let s = session();
+        ok(&s, "fn helper() -> int { 7 }\nfn user() -> int { let helper = 1; helper }");
+        // `user` only has a local called `helper`: forgetting the function is fine.
+        assert_eq!(ok(&s, "forget helper;").ack.as_deref(), Some("world 3: forget helper"));
+        ok(&s, "type P { x: int }\nfn getx(p: P) -> int { p.x }");
+        let err = s.input("forget P;", "<test>").err().expect("P is used");
+        assert!(err.1.to_string().contains("`getx` uses `P`"), "{}", err.1);
     }
 
     #[test]
