@@ -334,17 +334,18 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         for u in std::mem::take(&mut self.pending_unwinds) {
             self.b.switch_to_block(u.block);
             let line = self.b.block_params(u.block)[0];
+            // Unwinding is cold: a call per release keeps these blocks small.
             for t in u.temps {
                 let v = match t {
                     TempLoc::Val(v) => v,
                     TempLoc::Var(var) => self.b.use_var(var),
                 };
-                self.emit_dec(v)?;
+                self.call_helper("rt_dec", &[v])?;
             }
             for id in u.locals {
                 let vals = self.read_local_raw(id)?;
                 if let Some(&p) = vals.first() {
-                    self.emit_dec(p)?;
+                    self.call_helper("rt_dec", &[p])?;
                 }
             }
             let fid = self.iconst(types::I32, self.frame_id as i64);

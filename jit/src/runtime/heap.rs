@@ -329,6 +329,16 @@ pub unsafe extern "C" fn rt_alloc_enum(type_key: u32, tag: u32, nslots: u32) -> 
     })
 }
 
+/// Releases one reference to `p` (for cold paths of compiled code, where a
+/// call is smaller than the inline decrement).
+///
+/// # Safety
+/// `p` must be a live heap object whose reference the caller owns.
+pub unsafe extern "C" fn rt_dec(p: *const Header) {
+    // SAFETY: caller's contract.
+    guard_noctx(|| unsafe { dec(p) })
+}
+
 /// Frees `p`, whose count compiled code has just brought to 0.
 ///
 /// # Safety

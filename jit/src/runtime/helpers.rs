@@ -97,6 +97,7 @@ helpers! {
     rt_alloc_record(u32, u32) -> *mut Header;
     rt_alloc_enum(u32, u32, u32) -> *mut Header;
     rt_free(*mut Header);
+    rt_dec(*const Header);
     // errors
     rt_raise(*mut Ctx, u32);
     rt_assert_failed(*mut Ctx, *const Header);

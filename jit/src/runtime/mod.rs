@@ -44,7 +44,7 @@ mod tests;
 pub use display::{display, equal, quote, rt_eq, rt_print, rt_to_str};
 pub use errors::{ERR_DIVISION_BY_ZERO, ERR_INTEGER_OVERFLOW, rt_assert_failed, rt_raise};
 pub use heap::{
-    HeapRef, dec, enum_unit, free, inc, live_objects, rt_alloc_enum, rt_alloc_record, rt_free,
+    HeapRef, dec, enum_unit, free, inc, live_objects, rt_alloc_enum, rt_alloc_record, rt_dec, rt_free,
 };
 pub use helpers::{AbiTy, Helper, helper, helpers};
 pub use map::{
