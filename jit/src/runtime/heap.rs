@@ -177,12 +177,9 @@ unsafe fn destroy(p: *mut Header, pending: &mut Vec<*mut Header>) {
             k if k == Kind::Record as u32 || k == Kind::Enum as u32 => {
                 let variant = if k == Kind::Enum as u32 { h.tag } else { 0 };
                 let n = h.nslots as usize;
-                if let Some(mask) = heap_slots(h.type_key, variant) {
-                    for (i, &is_heap) in mask.iter().enumerate().take(n) {
-                        if !is_heap {
-                            continue;
-                        }
-                        let child = *slot_ptr(p, i) as *mut Header;
+                if let Some(slots) = heap_slots(h.type_key, variant) {
+                    for &i in slots.iter().filter(|&&i| (i as usize) < n) {
+                        let child = *slot_ptr(p, i as usize) as *mut Header;
                         if let Some(c) = child.as_ref()
                             && c.rc.load(Ordering::Relaxed) < IMMORTAL_THRESHOLD
                             && c.rc.fetch_sub(1, Ordering::Release) == 1

@@ -165,15 +165,18 @@ pub fn is_heap(tdesc: u32) -> bool {
 
 pub(crate) struct TypeEntry {
     pub(crate) layout: Layout,
-    /// Per variant (one for records): which slots hold heap pointers.
-    pub(crate) heap: Vec<Box<[bool]>>,
+    /// Per variant (one for records): the indices of the slots that hold
+    /// heap pointers (freeing a record of floats then touches no slot).
+    pub(crate) heap: Vec<Box<[u32]>>,
     /// Only reserved: the layout is a placeholder without fields.
     reserved: bool,
 }
 
 impl TypeEntry {
     fn new(layout: Layout, reserved: bool) -> Self {
-        let mask = |tds: &[u32]| tds.iter().map(|&t| is_heap(t)).collect::<Box<[bool]>>();
+        let mask = |tds: &[u32]| {
+            tds.iter().enumerate().filter(|&(_, &t)| is_heap(t)).map(|(i, _)| i as u32).collect::<Box<[u32]>>()
+        };
         let heap = match &layout.kind {
             LayoutKind::Record { fields } => {
                 vec![mask(&fields.iter().map(|(_, t)| *t).collect::<Vec<_>>())]
@@ -276,8 +279,8 @@ pub fn layout(type_key: u32) -> &'static Layout {
     }
 }
 
-/// Which slots of a record (variant 0) or of enum variant `tag` hold heap
+/// The slots of a record (variant 0) or of enum variant `tag` that hold heap
 /// pointers (lock-free).
-pub(crate) fn heap_slots(type_key: u32, variant: u32) -> Option<&'static [bool]> {
+pub(crate) fn heap_slots(type_key: u32, variant: u32) -> Option<&'static [u32]> {
     entry(type_key)?.heap.get(variant as usize).map(|b| &**b)
 }
