@@ -5,14 +5,20 @@
 
 use jit::abi::{Output, RuntimeError};
 use jit::eval::{Definer, EvalOptions, Interrupt};
-use jit::program::{CommitError, Program, Shared, Texts, Thunk, World};
+use jit::program::{CommitError, Program, Shared, Thunk};
 use lang::ast::{self, Item};
 use lang::check::check_transaction;
-use lang::diagnostic::{Diagnostic, render};
+use lang::diagnostic::render;
 use lang::types::Ty;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod deps;
+mod items;
+
+use deps::{Hiding, changed_signatures, forgotten, render_breaks, still_used, texts_of};
+use items::{ack_items, def_name, drop_unchanged, ends_with_expression, needs_semicolon};
 
 /// How an input failed; `Display` gives the full user-facing message.
 #[derive(Debug)]
@@ -329,255 +335,6 @@ impl Session {
             }
         }
         Ok(InputOutcome { ack: t.ack, echo, compiled: t.compiled })
-    }
-}
-
-/// The world as a transaction that forgets `hidden` sees it.
-struct Hiding<'a> {
-    world: &'a World,
-    hidden: &'a HashSet<Arc<str>>,
-}
-
-impl lang::check::Env for Hiding<'_> {
-    fn function(&self, name: &str) -> Option<lang::types::FnSig> {
-        if self.hidden.contains(name) { None } else { self.world.function(name) }
-    }
-    fn type_info(&self, name: &str) -> Option<Arc<lang::types::TypeInfo>> {
-        if self.hidden.contains(name) { None } else { lang::check::Env::type_info(self.world, name) }
-    }
-    fn global(&self, name: &str) -> Option<lang::types::GlobalSig> {
-        if self.hidden.contains(name) { None } else { self.world.global(name) }
-    }
-    fn names(&self) -> Vec<Arc<str>> {
-        self.world.names().into_iter().filter(|n| !self.hidden.contains(n)).collect()
-    }
-}
-
-/// The names the transaction's `forget` items remove; each must exist.
-fn forgotten(prog: &ast::Program, world: &World) -> Result<HashSet<Arc<str>>, Vec<Diagnostic>> {
-    let mut names = HashSet::new();
-    let mut errors = Vec::new();
-    for item in &prog.items {
-        if let Item::Forget(id) = item {
-            if world.meta_of(&id.name).is_none() {
-                errors.push(
-                    Diagnostic::new(format!("unknown name `{}`: there is nothing to forget", id.name), id.span)
-                        .with_label("not defined"),
-                );
-            }
-            names.insert(Arc::from(id.name.as_str()));
-        }
-    }
-    if errors.is_empty() { Ok(names) } else { Err(errors) }
-}
-
-/// `forget` is rejected while a definition that stays still uses the name.
-fn still_used(world: &World, forgets: &HashSet<Arc<str>>, redefined: &HashSet<Arc<str>>) -> Option<String> {
-    if forgets.is_empty() {
-        return None;
-    }
-    let mut users: Vec<String> = Vec::new();
-    for (name, m) in world.all_defs() {
-        if forgets.contains(&name) || redefined.contains(&name) {
-            continue;
-        }
-        for u in m.uses.iter().filter(|u| forgets.contains(*u)) {
-            users.push(format!("  `{name}` uses `{u}`"));
-        }
-    }
-    if users.is_empty() {
-        return None;
-    }
-    users.sort();
-    Some(format!(
-        "error: breaks: cannot forget what other definitions still use\n{}\n  = hint: forget or change them in the same input",
-        users.join("\n")
-    ))
-}
-
-/// The acknowledgement's items, in the input's order: `NAME vK`,
-/// `type NAME vK`, `forget NAME` (section 12).
-fn ack_items(items: &[Item], ours: &HashSet<Arc<str>>, versions: &HashMap<Arc<str>, u32>) -> Vec<String> {
-    items
-        .iter()
-        .filter_map(|i| {
-            if let Item::Forget(id) = i {
-                return Some(format!("forget {}", id.name));
-            }
-            let name = def_name(i)?;
-            if !ours.contains(name) {
-                return None;
-            }
-            let v = versions.get(name)?;
-            Some(match i {
-                Item::Type(_) | Item::Enum(_) => format!("type {name} v{v}"),
-                _ => format!("{name} v{v}"),
-            })
-        })
-        .collect()
-}
-
-/// The name a definition item defines.
-fn def_name(item: &Item) -> Option<&str> {
-    match item {
-        Item::Fn(d) => Some(&d.name.name),
-        Item::Type(d) => Some(&d.name.name),
-        Item::Enum(d) => Some(&d.name.name),
-        Item::Global(d) => Some(&d.name.name),
-        _ => None,
-    }
-}
-
-/// The tokens of `text`, as source slices: equal sequences mean the same
-/// definition, whitespace and comments aside.
-fn tokens(text: &str) -> Vec<&str> {
-    lang::lexer::lex(text).tokens.iter().map(|t| &text[t.span.range()]).collect()
-}
-
-/// The transaction without definitions whose text equals their current
-/// version token for token (they create no version); `keep` names are kept
-/// regardless (dependents being re-checked).
-fn drop_unchanged(prog: &ast::Program, source: &str, world: &World, keep: &HashSet<Arc<str>>) -> ast::Program {
-    let items = prog
-        .items
-        .iter()
-        .filter(|item| {
-            let Some(name) = def_name(item) else { return true };
-            if keep.contains(name) {
-                return true;
-            }
-            let text = &source[item.span().range()];
-            world.text_of(name).is_none_or(|old| tokens(&old) != tokens(text))
-        })
-        .cloned()
-        .collect();
-    ast::Program { items }
-}
-
-/// Names whose signature the checked transaction changes.
-fn changed_signatures(checked: &lang::check::Checked, world: &World) -> HashSet<Arc<str>> {
-    let mut changed = HashSet::new();
-    for f in &checked.fns {
-        if world.fns.get(&f.name).is_some_and(|old| old.sig != f.sig) {
-            changed.insert(f.name.clone());
-        }
-    }
-    for g in &checked.globals {
-        // A new `let` (or a `var` of another type) is a new cell: code that
-        // reads it must be recompiled to read the new one.
-        if world.globals.get(&g.name).is_some_and(|old| old.sig != g.sig || !g.sig.mutable) {
-            changed.insert(g.name.clone());
-        }
-    }
-    for t in &checked.types {
-        if world.types.contains_key(&t.named.name) {
-            changed.insert(t.named.name.clone());
-        }
-    }
-    changed
-}
-
-/// Each definition's own text and the names it mentions.
-fn texts_of(
-    prog: &ast::Program,
-    source: &str,
-    checked: &lang::check::Checked,
-    dependents: &HashSet<Arc<str>>,
-) -> Texts {
-    // What each definition depends on, from its resolved names and types.
-    let mut uses: HashMap<Arc<str>, std::collections::BTreeSet<Arc<str>>> = HashMap::new();
-    for f in &checked.fns {
-        let mut u = f.body.uses();
-        for (_, t) in &f.sig.params {
-            lang::hir::type_names(t, &mut u);
-        }
-        uses.insert(f.name.clone(), u);
-    }
-    for g in &checked.globals {
-        let mut u = g.init.uses();
-        lang::hir::type_names(&g.sig.ty, &mut u);
-        uses.insert(g.name.clone(), u);
-    }
-    for t in &checked.types {
-        let mut u = std::collections::BTreeSet::new();
-        for f in t.fields() {
-            lang::hir::type_names(&f.ty, &mut u);
-        }
-        for v in t.variants() {
-            v.payload.iter().for_each(|p| lang::hir::type_names(p, &mut u));
-        }
-        uses.insert(t.named.name.clone(), u);
-    }
-    let mut texts = Texts::default();
-    for item in &prog.items {
-        let Some(name) = def_name(item) else { continue };
-        let text = &source[item.span().range()];
-        let name: Arc<str> = Arc::from(name);
-        let own: Arc<[Arc<str>]> = uses.remove(&name).unwrap_or_default().into_iter().collect();
-        let dependent = dependents.contains(&name);
-        texts.defs.insert(name, (Arc::from(text), own, dependent));
-    }
-    texts
-}
-
-/// Diagnostics of a transaction checked together with its dependents: those
-/// in a dependent's text become one `breaks` error naming it.
-fn render_breaks(
-    diags: &[Diagnostic],
-    ranges: &[(usize, usize, Arc<str>)],
-    source_name: &str,
-    source: &str,
-) -> String {
-    let mut own = Vec::new();
-    let mut broken: HashMap<Arc<str>, Vec<String>> = HashMap::new();
-    let mut order = Vec::new();
-    for d in diags {
-        let at = d.span.start as usize;
-        match ranges.iter().find(|(s, e, _)| at >= *s && at <= *e) {
-            Some((_, _, name)) => {
-                if !broken.contains_key(name) {
-                    order.push(name.clone());
-                }
-                broken.entry(name.clone()).or_default().push(d.message.clone());
-            }
-            None => own.push(d.clone()),
-        }
-    }
-    let mut out = String::new();
-    if !order.is_empty() {
-        let names: Vec<String> = order.iter().map(|n| format!("`{n}`")).collect();
-        out.push_str(&format!("error: breaks: this change breaks {}\n", names.join(", ")));
-        for n in &order {
-            for m in &broken[n] {
-                out.push_str(&format!("  {n}: {m}\n"));
-            }
-        }
-        out.push_str("  = hint: include fixed versions of them in the same input\n");
-    }
-    out.push_str(&render(&own, source_name, source));
-    out
-}
-
-/// Whether more items may only follow the input after a `;`: it ends with a
-/// `let`/`var`/expression whose `;` was left out.
-fn needs_semicolon(prog: &ast::Program, source: &str) -> bool {
-    match prog.items.last() {
-        Some(item @ (Item::Global(_) | Item::Expr(_))) => {
-            let rest = &source[(item.span().end as usize).min(source.len())..];
-            !tokens(rest).first().is_some_and(|t| *t == ";")
-        }
-        _ => false,
-    }
-}
-
-/// Whether the input ends with an expression not followed by `;`.
-fn ends_with_expression(prog: &ast::Program, source: &str) -> bool {
-    match prog.items.last() {
-        Some(Item::Expr(e)) => {
-            let rest = &source[(e.span.end as usize).min(source.len())..];
-            !tokens(rest).first().is_some_and(|t| *t == ";")
-        }
-        _ => false,
     }
 }
 
