@@ -94,7 +94,7 @@ struct LoopCx {
 pub(super) struct FnCx<'a, 'r, 'f> {
     pub b: FunctionBuilder<'f>,
     pub unit: &'a mut UnitCx<'r>,
-    body: &'a Body,
+    pub(super) body: &'a Body,
     abi: Abi,
     pub ctx: Value,
     env: Value,
@@ -579,7 +579,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), self.env, 8 * (1 + index as i32))
     }
 
-    fn read_local_raw(&mut self, id: LocalId) -> R<Vec<Value>> {
+    pub(super) fn read_local_raw(&mut self, id: LocalId) -> R<Vec<Value>> {
         let st = self.local_state(id)?;
         Ok(match st.store {
             Store::Var(vars) => vars.iter().map(|&v| self.b.use_var(v)).collect(),
@@ -597,7 +597,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         })
     }
 
-    fn write_local_raw(&mut self, id: LocalId, vals: &[Value]) -> R<()> {
+    pub(super) fn write_local_raw(&mut self, id: LocalId, vals: &[Value]) -> R<()> {
         let st = self.local_state(id)?;
         match st.store {
             Store::Var(vars) => {
@@ -799,138 +799,6 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         }
     }
 
-    /// `xs = set(xs, i, v)`, `xs = push(xs, v)`, `m = insert(m, k, v)` (and
-    /// the `xs[i] = v` / `m[k] = v` they come from) on a `var` no closure
-    /// can see: the variable's reference is moved into a consuming helper,
-    /// which updates the value in place when nothing else shares it — so
-    /// building a vector in a loop costs O(1) per step, not a copy.
-    /// The other arguments are evaluated first; they cannot assign the
-    /// variable (checked), so the order is not observable.
-    fn update_in_place(&mut self, local: LocalId, value: &hir::Expr) -> R<Option<CV>> {
-        let ExprKind::Builtin { op, args } = &value.kind else { return Ok(None) };
-        let helper = match op {
-            hir::Builtin::Set => "rt_vec_set_move",
-            hir::Builtin::Push => "rt_vec_push_move",
-            hir::Builtin::Insert => "rt_map_insert_move",
-            _ => return Ok(None),
-        };
-        let same_var = matches!(args.first().map(|a| &a.kind), Some(ExprKind::Local(l)) if *l == local);
-        if !same_var || !self.movable_var(local, &mut args[1..].iter()) {
-            return Ok(None);
-        }
-        let mut rest = Vec::new();
-        for a in &args[1..] {
-            let v = self.expr(a)?;
-            rest.push(self.to_owned(v));
-        }
-        let old = self.read_local_raw(local)?[0];
-        let mut call_args = Vec::new();
-        if *op == hir::Builtin::Set {
-            call_args.push(self.ctx);
-        }
-        call_args.push(old);
-        for v in &rest {
-            let bits = self.cv_bits(v);
-            call_args.push(bits);
-        }
-        for v in rest {
-            self.give(v);
-        }
-        let new = self.call_helper(helper, &call_args)?.expect("updated value");
-        self.write_local_raw(local, &[new])?;
-        if *op == hir::Builtin::Set {
-            let flag = self.b.ins().load(types::I8, MemFlagsData::trusted(), self.ctx, CTX_ERR);
-            self.branch_error(flag, value.span)?;
-        }
-        Ok(Some(Self::borrowed(vec![], Ty::Unit)))
-    }
-
-    /// Whether `local` is a `var` only this function's own code can assign
-    /// (no closure sees it) and none of `exprs` assigns it.
-    fn movable_var(&self, local: LocalId, exprs: &mut dyn Iterator<Item = &hir::Expr>) -> bool {
-        let info = self.body.local(local);
-        if !info.mutable || info.captured || !info.ty.is_heap() {
-            return false;
-        }
-        let assigns_it = |e: &hir::Expr| matches!(&e.kind, ExprKind::AssignLocal { local: l, .. } if *l == local);
-        for e in exprs {
-            if e.any(&mut { assigns_it }) {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// `p = T { f: e, ..p }` on a `var` no closure can see: when the record
-    /// is not shared, its fields are replaced in place instead of copying it.
-    fn record_update_in_place(&mut self, local: LocalId, value: &hir::Expr) -> R<Option<CV>> {
-        let ExprKind::RecordUpdate { ty, base, fields } = &value.kind else { return Ok(None) };
-        let same_var = matches!(&base.kind, ExprKind::Local(l) if *l == local);
-        if !same_var || !self.movable_var(local, &mut fields.iter().map(|(_, e)| e)) {
-            return Ok(None);
-        }
-        let info = self
-            .unit
-            .resolver
-            .type_info(ty)
-            .ok_or_else(|| CodegenError(format!("unknown type {}", ty.name)))?;
-        let field_tys: Vec<Ty> = info.fields().iter().map(|f| f.ty.clone()).collect();
-        let mut new_vals = Vec::new();
-        for (i, e) in fields {
-            let v = self.expr(e)?;
-            let v = self.to_owned(v);
-            let bits = self.cv_bits(&v);
-            self.give(v);
-            new_vals.push((*i as usize, bits));
-        }
-        let obj = self.read_local_raw(local)?[0];
-        let rc = self.b.ins().load(types::I64, MemFlagsData::trusted(), obj, crate::abi::HEADER_RC);
-        let unique = self.b.ins().icmp_imm_s(IntCC::Equal, rc, 1);
-        let in_place = self.b.create_block();
-        let copy = self.b.create_block();
-        let merge = self.b.create_block();
-        self.b.append_block_param(merge, types::I64);
-        self.b.ins().brif(unique, in_place, &[], copy, &[]);
-
-        self.b.switch_to_block(in_place);
-        self.b.seal_block(in_place);
-        for &(i, bits) in &new_vals {
-            let off = FIELDS_OFFSET + 8 * i as i32;
-            if field_tys[i].is_heap() {
-                let old = self.b.ins().load(types::I64, MemFlagsData::trusted(), obj, off);
-                self.emit_dec(old)?;
-            }
-            self.b.ins().store(MemFlagsData::trusted(), bits, obj, off);
-        }
-        self.b.ins().jump(merge, &[BlockArg::Value(obj)]);
-
-        self.b.switch_to_block(copy);
-        self.b.seal_block(copy);
-        let p = self.alloc_record(ty, field_tys.len())?;
-        for (i, fty) in field_tys.iter().enumerate() {
-            let off = FIELDS_OFFSET + 8 * i as i32;
-            let bits = match new_vals.iter().find(|(j, _)| *j == i) {
-                Some(&(_, bits)) => bits,
-                None => {
-                    let bits = self.b.ins().load(types::I64, MemFlagsData::trusted(), obj, off);
-                    if fty.is_heap() {
-                        self.emit_inc(bits);
-                    }
-                    bits
-                }
-            };
-            self.b.ins().store(MemFlagsData::trusted(), bits, p, off);
-        }
-        self.emit_dec(obj)?;
-        self.b.ins().jump(merge, &[BlockArg::Value(p)]);
-
-        self.b.switch_to_block(merge);
-        self.b.seal_block(merge);
-        let result = self.b.block_params(merge)[0];
-        self.write_local_raw(local, &[result])?;
-        Ok(Some(Self::borrowed(vec![], Ty::Unit)))
-    }
-
     /// Emits releases of temps above `temp_depth` and owned locals of scopes
     /// deeper than `scope_depth`, without forgetting them (the code that
     /// follows is unreachable but still compiled).
@@ -963,7 +831,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     }
 
     /// A record of type `ty` with `n` slots, which the caller fills at once.
-    fn alloc_record(&mut self, ty: &lang::types::NamedTy, n: usize) -> R<Value> {
+    pub(super) fn alloc_record(&mut self, ty: &lang::types::NamedTy, n: usize) -> R<Value> {
         let key = self.unit.resolver.type_key(ty);
         let k = self.iconst(types::I32, key as i64);
         let n = self.iconst(types::I32, n as i64);
@@ -977,7 +845,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         Ok(p)
     }
 
-    fn store_slots(&mut self, p: Value, vals: Vec<CV>) -> R<()> {
+    pub(super) fn store_slots(&mut self, p: Value, vals: Vec<CV>) -> R<()> {
         for (i, v) in vals.into_iter().enumerate() {
             let bits = self.cv_bits(&v);
             self.give(v);

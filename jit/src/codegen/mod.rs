@@ -8,6 +8,7 @@ mod builtins;
 mod func;
 pub mod layout;
 mod pattern;
+mod update;
 
 use crate::runtime::helpers::{AbiTy, Helper};
 use cranelift_codegen::ir::{AbiParam, Signature, types};
