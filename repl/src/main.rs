@@ -111,6 +111,14 @@ pub(crate) fn stdout_config(timeout: Option<Duration>) -> SessionConfig {
 /// `strata run FILE.strata`: definitions, then each top-level expression as
 /// its own evaluation, then `main()` if defined; the first failure stops it.
 fn run_file(path: &Path, timeout: Option<Duration>, memory_limit: u64) -> ExitCode {
+    // SPEC 11: a path ending in `.strata` is a program, anything else an image.
+    if path.extension().is_none_or(|e| e != "strata") && !path.is_dir() {
+        say::err!(
+            "error: {} is not a `.strata` program, so it would be opened as an image, and images are not built yet (issue 7)",
+            path.display()
+        );
+        return ExitCode::from(1);
+    }
     let source = match read_source(path) {
         Ok(s) => s,
         Err(msg) => {
