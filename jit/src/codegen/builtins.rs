@@ -204,16 +204,11 @@ impl FnCx<'_, '_, '_> {
         let c = self.coerce(c, &Ty::Bool);
         let msg = self.expr(&args[1])?;
         let msg = self.coerce(msg, &Ty::Str);
-        let fail = self.b.create_block();
-        let ok = self.b.create_block();
-        self.b.set_cold_block(fail);
-        self.b.ins().brif(c.v(), ok, &[], fail, &[]);
-        self.b.switch_to_block(fail);
-        self.b.seal_block(fail);
+        let failed = self.b.ins().bxor_imm_u(c.v(), 1);
+        let ok = self.begin_cold(failed);
         self.call_fallible("rt_assert_failed", &[self.ctx, msg.v()], span)?;
         self.b.ins().jump(ok, &[]);
-        self.b.switch_to_block(ok);
-        self.b.seal_block(ok);
+        self.end_cold(ok);
         self.release(&msg)?;
         Ok(Self::borrowed(vec![], Ty::Unit))
     }

@@ -292,21 +292,33 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         Ok(())
     }
 
+    /// Branches to a new cold block when `cond` holds and continues there;
+    /// returns the block where the normal path goes on (see [`Self::end_cold`]).
+    pub fn begin_cold(&mut self, cond: Value) -> Block {
+        let cold = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.set_cold_block(cold);
+        self.b.ins().brif(cond, cold, &[], cont, &[]);
+        self.b.switch_to_block(cold);
+        self.b.seal_block(cold);
+        cont
+    }
+
+    /// Resumes the normal path after a cold block has been terminated.
+    pub fn end_cold(&mut self, cont: Block) {
+        self.b.switch_to_block(cont);
+        self.b.seal_block(cont);
+    }
+
     /// If `cond` holds, raise runtime error `code` (see `rt_raise`) and unwind.
     pub fn raise_if(&mut self, cond: Value, code: u32, span: Span) -> R<()> {
-        let err = self.b.create_block();
-        let cont = self.b.create_block();
-        self.b.set_cold_block(err);
-        self.b.ins().brif(cond, err, &[], cont, &[]);
-        self.b.switch_to_block(err);
-        self.b.seal_block(err);
+        let cont = self.begin_cold(cond);
         let c = self.iconst(types::I32, code as i64);
         self.call_helper("rt_raise", &[self.ctx, c])?;
         let target = self.unwind_target();
         let line = self.iconst(types::I32, self.line(span) as i64);
         self.b.ins().jump(target, &[BlockArg::Value(line)]);
-        self.b.switch_to_block(cont);
-        self.b.seal_block(cont);
+        self.end_cold(cont);
         Ok(())
     }
 
@@ -401,12 +413,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let sp = self.b.ins().get_stack_pointer(types::I64);
         let limit = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, CTX_STACK_LIMIT);
         let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
-        let slow = self.b.create_block();
-        let cont = self.b.create_block();
-        self.b.set_cold_block(slow);
-        self.b.ins().brif(low, slow, &[], cont, &[]);
-        self.b.switch_to_block(slow);
-        self.b.seal_block(slow);
+        let cont = self.begin_cold(low);
         // Only fails on a helper-lookup bug, which the first compile reports.
         if let Ok(Some(stop)) = self.call_helper("rt_stack_check", &[self.ctx]) {
             let target = self.unwind_target();
@@ -415,8 +422,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         } else {
             self.b.ins().jump(cont, &[]);
         }
-        self.b.switch_to_block(cont);
-        self.b.seal_block(cont);
+        self.end_cold(cont);
     }
 
     // ----- reference counting -----------------------------------------------
@@ -830,6 +836,16 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         }
     }
 
+    /// The field types of record type `ty`, in declaration (slot) order.
+    pub(super) fn field_types(&self, ty: &lang::types::NamedTy) -> R<Vec<Ty>> {
+        let info = self
+            .unit
+            .resolver
+            .type_info(ty)
+            .ok_or_else(|| CodegenError(format!("unknown type {}", ty.name)))?;
+        Ok(info.fields().iter().map(|f| f.ty.clone()).collect())
+    }
+
     /// A record of type `ty` with `n` slots, which the caller fills at once.
     pub(super) fn alloc_record(&mut self, ty: &lang::types::NamedTy, n: usize) -> R<Value> {
         let key = self.unit.resolver.type_key(ty);
@@ -867,12 +883,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             let v = self.expr(f)?;
             replaced.insert(*i, self.to_owned(v));
         }
-        let info = self
-            .unit
-            .resolver
-            .type_info(ty)
-            .ok_or_else(|| CodegenError(format!("unknown type {}", ty.name)))?;
-        let field_tys: Vec<Ty> = info.fields().iter().map(|f| f.ty.clone()).collect();
+        let field_tys = self.field_types(ty)?;
         let mut vals = Vec::new();
         for (i, fty) in field_tys.iter().enumerate() {
             match replaced.remove(&(i as u32)) {

@@ -3,7 +3,6 @@
 //! variable's reference into a consuming helper (or reuse the record), so
 //! the value is changed in place when it is not shared.
 
-use super::CodegenError;
 use super::func::{CV, FnCx, R};
 use crate::abi::{CTX_ERR, FIELDS_OFFSET};
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -82,12 +81,7 @@ impl FnCx<'_, '_, '_> {
         if !same_var || !self.movable_var(local, &mut fields.iter().map(|(_, e)| e)) {
             return Ok(None);
         }
-        let info = self
-            .unit
-            .resolver
-            .type_info(ty)
-            .ok_or_else(|| CodegenError(format!("unknown type {}", ty.name)))?;
-        let field_tys: Vec<Ty> = info.fields().iter().map(|f| f.ty.clone()).collect();
+        let field_tys = self.field_types(ty)?;
         let mut new_vals = Vec::new();
         for (i, e) in fields {
             let v = self.expr(e)?;
