@@ -403,6 +403,51 @@ unsafe extern "C" fn rt_latest_release(ctx: *mut Ctx, latest: *mut Ctx) {
     }
 }
 
+// ----- task builtins, while there are no tasks ---------------------------
+// Until tasks exist (issue 5) every evaluation runs outside a task and no
+// task id is known; these are the spec's answers for exactly that case.
+
+/// `sleep(ms)`: waits, in short slices so that an interrupt or timeout
+/// still stops the evaluation within its polling bound.
+unsafe extern "C" fn rt_sleep(ctx: *mut Ctx, ms: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_millis(ms.max(0) as u64);
+    loop {
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return;
+        }
+        // SAFETY: called by compiled code with its live context.
+        unsafe {
+            if (*ctx).stack_limit.load(Ordering::SeqCst) == usize::MAX && rt_stack_check(ctx) != 0 {
+                return;
+            }
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
+    }
+}
+
+/// `task_id()`: 0 outside a task.
+unsafe extern "C" fn rt_task_id(_ctx: *mut Ctx) -> i64 {
+    0
+}
+
+/// `stop_requested()`: only a task can be asked to stop.
+unsafe extern "C" fn rt_stop_requested(_ctx: *mut Ctx) -> u8 {
+    0
+}
+
+/// `done()` ends a loop task; anywhere else it is an error.
+unsafe extern "C" fn rt_done(ctx: *mut Ctx) {
+    // SAFETY: called by compiled code with its live context.
+    unsafe { abi::raise(ctx, "invalid argument: `done()` ends a loop task, and this evaluation is not one") };
+}
+
+/// `wait(id)` / `resume(id)` of an id no task has.
+unsafe extern "C" fn rt_unknown_task(ctx: *mut Ctx, id: i64) {
+    // SAFETY: called by compiled code with its live context.
+    unsafe { abi::raise(ctx, format!("unknown task {id}")) };
+}
+
 static SIGS: Mutex<Vec<lang::types::FnSig>> = Mutex::new(Vec::new());
 
 /// Registers the signature a `latest` call site expects (at compile time).
@@ -534,6 +579,11 @@ pub fn helpers() -> &'static [Helper] {
             Helper { name: "rt_define", addr: rt_define as *const u8, params: &[I64, I64], ret: Some(I64) },
             Helper { name: "rt_latest_ctx", addr: rt_latest_ctx as *const u8, params: &[I64, I32, I32], ret: Some(I64) },
             Helper { name: "rt_latest_release", addr: rt_latest_release as *const u8, params: &[I64, I64], ret: None },
+            Helper { name: "rt_sleep", addr: rt_sleep as *const u8, params: &[I64, I64], ret: None },
+            Helper { name: "rt_task_id", addr: rt_task_id as *const u8, params: &[I64], ret: Some(I64) },
+            Helper { name: "rt_stop_requested", addr: rt_stop_requested as *const u8, params: &[I64], ret: Some(I8) },
+            Helper { name: "rt_done", addr: rt_done as *const u8, params: &[I64], ret: None },
+            Helper { name: "rt_unknown_task", addr: rt_unknown_task as *const u8, params: &[I64, I64], ret: None },
             Helper { name: "rt_global_get", addr: rt_global_get as *const u8, params: &[I64, I32], ret: Some(I64) },
             Helper { name: "rt_global_set", addr: rt_global_set as *const u8, params: &[I64, I32, I64], ret: None },
         ]

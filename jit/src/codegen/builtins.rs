@@ -169,16 +169,25 @@ impl FnCx<'_, '_, '_> {
                 let r = self.call_fallible("rt_define", &[ctx, a[0].v()], span)?.expect("i64");
                 Self::borrowed(vec![r], Ty::Int)
             }
-            Builtin::Sleep
-            | Builtin::Wait
-            | Builtin::Resume
-            | Builtin::TaskId
-            | Builtin::StopRequested
-            | Builtin::Done => {
-                return Err(CodegenError(format!(
-                    "`{}` is not supported yet (tasks come with issue 5)",
-                    op.name()
-                )));
+            Builtin::Sleep => {
+                self.call_fallible("rt_sleep", &[ctx, a[0].v()], span)?;
+                Self::borrowed(vec![], Ty::Unit)
+            }
+            Builtin::Wait | Builtin::Resume => {
+                self.call_fallible("rt_unknown_task", &[ctx, a[0].v()], span)?;
+                Self::borrowed(vec![], Ty::Unit)
+            }
+            Builtin::Done => {
+                self.call_fallible("rt_done", &[ctx], span)?;
+                Self::borrowed(vec![], Ty::Unit)
+            }
+            Builtin::TaskId => {
+                let r = self.call_helper("rt_task_id", &[ctx])?.expect("i64");
+                Self::borrowed(vec![r], Ty::Int)
+            }
+            Builtin::StopRequested => {
+                let r = self.call_helper("rt_stop_requested", &[ctx])?.expect("u8");
+                Self::borrowed(vec![r], Ty::Bool)
             }
             Builtin::Each | Builtin::Map | Builtin::Filter | Builtin::Fold | Builtin::Assert => {
                 unreachable!("handled above")
