@@ -37,8 +37,7 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 const DEFAULT_CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance");
-const EXPECTED_FAILURES: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/expected_failures.txt");
+const EXPECTED_FAILURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/expected_failures.txt");
 const DEFAULT_TIMEOUT_SECS: u64 = 60;
 
 /// Folders whose cases synchronise threads with sleeps or share ports and CPU-sensitive
@@ -58,15 +57,12 @@ fn main() {
     let timeout = case_timeout();
     let mut trials = vec![
         Trial::test("harness/expect_parser", || check_all(expect_parser_checks())),
-        Trial::test("harness/expected_failures_parser", || {
-            check_all(expected_failures_parser_checks())
-        }),
+        Trial::test("harness/expected_failures_parser", || check_all(expected_failures_parser_checks())),
         Trial::test("harness/line_diff", || check_all(line_diff_checks())),
     ];
 
-    let root = std::env::var_os("STRATA_CONFORMANCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CASES));
+    let root =
+        std::env::var_os("STRATA_CONFORMANCE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_CASES));
     match discover(&root) {
         Ok(cases) => {
             let (xfails, list_problems) = load_expected_failures(&cases);
@@ -160,7 +156,9 @@ fn discover(root: &Path) -> Result<Vec<Case>, String> {
                 _ if path.is_dir() => Err("a directory inside a case folder: the harness runs only files".into()),
                 ("lang", "strata") => Ok(Kind::Program),
                 ("errors", "strata") => Ok(Kind::ErrorProgram),
-                (_, "strata") => Err(format!("a .strata case outside lang/ and errors/: the harness does not know whether {folder}/ cases must succeed or fail")),
+                (_, "strata") => Err(format!(
+                    "a .strata case outside lang/ and errors/: the harness does not know whether {folder}/ cases must succeed or fail"
+                )),
                 (_, "repl") => Ok(Kind::Transcript),
                 (_, "sh") => Ok(Kind::Script),
                 _ => Err(format!("no runner for this kind of file ({file}); teach tests/conformance.rs about it")),
@@ -217,7 +215,8 @@ fn parse_expected_failures(text: &str) -> (Vec<ExpectedFailure>, Vec<String>) {
         let rest = rest.trim_start();
         let (issue, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
         let reason = reason.trim();
-        let name_ok = matches!(name.split_once('/'), Some((f, c)) if !f.is_empty() && !c.is_empty() && !c.contains('/'));
+        let name_ok =
+            matches!(name.split_once('/'), Some((f, c)) if !f.is_empty() && !c.is_empty() && !c.contains('/'));
         if !name_ok {
             problems.push(bad("the case must be named folder/case"));
         } else if let Some(issue) = issue.strip_prefix('#').and_then(|n| n.parse::<u32>().ok()) {
@@ -665,48 +664,78 @@ fn eq<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Check {
 
 fn expect_parser_checks() -> Vec<Check> {
     let parse = |src: &str| parse_expectations(src);
-    let out = |lines: &[&str]| Ok(Expectations { stdout: lines.iter().map(|s| s.to_string()).collect(), errors: vec![] });
+    let out =
+        |lines: &[&str]| Ok(Expectations { stdout: lines.iter().map(|s| s.to_string()).collect(), errors: vec![] });
     vec![
         eq("after code", parse("print(1 + 2);   // expect: 3\n"), out(&["3"])),
         eq("on its own line", parse("main()\n// expect: 30\n// expect: 3\n"), out(&["30", "3"])),
-        eq("order across lines", parse("a(); // expect: x\nb();\n// expect: y\nc(); // expect: z"), out(&["x", "y", "z"])),
+        eq(
+            "order across lines",
+            parse("a(); // expect: x\nb();\n// expect: y\nc(); // expect: z"),
+            out(&["x", "y", "z"]),
+        ),
         eq("trailing spaces trimmed", parse("p(); // expect: a b   \t\n"), out(&["a b"])),
         eq("only one leading space removed", parse("// expect:   two\n"), out(&["  two"])),
         eq("no space after the colon", parse("// expect:x\n"), out(&["x"])),
         eq("empty text is an empty line", parse("print(\"\"); // expect:\n"), out(&[""])),
         eq("// inside a string is not a comment", parse("print(\"a // b\"); // expect: a // b\n"), out(&["a // b"])),
-        eq("escaped quote inside a string", parse("print(\"a\\\"b // c\"); // expect: a\"b // c\n"), out(&["a\"b // c"])),
+        eq(
+            "escaped quote inside a string",
+            parse("print(\"a\\\"b // c\"); // expect: a\"b // c\n"),
+            out(&["a\"b // c"]),
+        ),
         eq("escaped backslash ends before the quote", parse("print(\"x\\\\\"); // expect: x\\\n"), out(&["x\\"])),
         eq("string without a comment", parse("print(\"// expect: no\");\n"), out(&[])),
-        eq("ordinary comments are ignored", parse("// Strings are values.\n// we expect nothing here\nf(); // note: x\n"), out(&[])),
+        eq(
+            "ordinary comments are ignored",
+            parse("// Strings are values.\n// we expect nothing here\nf(); // note: x\n"),
+            out(&[]),
+        ),
         eq("CRLF line ends", parse("p(); // expect: 1\r\n"), out(&["1"])),
         eq(
             "expect error",
             parse("print(1); // expect: 1\nprint(1 / 0);\n// expect error: division by zero\n"),
             Ok(Expectations { stdout: vec!["1".into()], errors: vec!["division by zero".into()] }),
         ),
-        eq("expect error text keeps inner colons", parse("// expect error: assertion failed: x\n").map(|e| e.errors), Ok(vec!["assertion failed: x".to_string()])),
+        eq(
+            "expect error text keeps inner colons",
+            parse("// expect error: assertion failed: x\n").map(|e| e.errors),
+            Ok(vec!["assertion failed: x".to_string()]),
+        ),
         eq("empty expect error is refused", parse("// expect error:\n").is_err(), true),
         eq("misspelt `expected:` is refused", parse("p(); // expected: 3\n").is_err(), true),
         eq("misspelt `expect  error:` is refused", parse("// expect  error: x\n").is_err(), true),
-        eq("the error names the line", parse("\n\n// expected: 3\n").err().is_some_and(|e| e.starts_with("line 3:")), true),
+        eq(
+            "the error names the line",
+            parse("\n\n// expected: 3\n").err().is_some_and(|e| e.starts_with("line 3:")),
+            true,
+        ),
     ]
 }
 
 fn expected_failures_parser_checks() -> Vec<Check> {
-    let entry = |name: &str, issue: u32, reason: &str| ExpectedFailure { name: name.into(), issue, reason: reason.into() };
+    let entry =
+        |name: &str, issue: u32, reason: &str| ExpectedFailure { name: name.into(), issue, reason: reason.into() };
     let text = "# comment\n\nworlds/pinning  #4  worlds not built yet\n  tasks/quarantine #5 tasks: not built\n";
     let (entries, problems) = parse_expected_failures(text);
     let bad = |line: &str| parse_expected_failures(line).1.len();
     vec![
-        eq("entries", entries, vec![entry("worlds/pinning", 4, "worlds not built yet"), entry("tasks/quarantine", 5, "tasks: not built")]),
+        eq(
+            "entries",
+            entries,
+            vec![entry("worlds/pinning", 4, "worlds not built yet"), entry("tasks/quarantine", 5, "tasks: not built")],
+        ),
         eq("no problems", problems, Vec::<String>::new()),
         eq("missing issue", bad("worlds/pinning worlds not built\n"), 1),
         eq("issue without #", bad("worlds/pinning 4 reason\n"), 1),
         eq("missing reason", bad("worlds/pinning #4\n"), 1),
         eq("name without folder", bad("pinning #4 reason\n"), 1),
         eq("name with two slashes", bad("a/b/c #4 reason\n"), 1),
-        eq("problem names the line", parse_expected_failures("# c\nx #1 r\n").1.first().is_some_and(|p| p.starts_with("line 2:")), true),
+        eq(
+            "problem names the line",
+            parse_expected_failures("# c\nx #1 r\n").1.first().is_some_and(|p| p.starts_with("line 2:")),
+            true,
+        ),
     ]
 }
 
@@ -718,7 +747,10 @@ fn line_diff_checks() -> Vec<Check> {
         eq("both empty", line_diff::<&str, &str>(&[], &[]), "  (both empty)".to_string()),
         eq(
             "long common stretches collapse",
-            line_diff(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"], &["0", "1", "2", "3", "4", "5", "6", "7", "8", "X"]),
+            line_diff(
+                &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+                &["0", "1", "2", "3", "4", "5", "6", "7", "8", "X"],
+            ),
             "  ... 6 matching line(s)\n  6\n  7\n  8\n- 9\n+ X".to_string(),
         ),
         eq("summary_line shortens", summary_line(&format!("{}\nmore", "x".repeat(150))).len(), 103),

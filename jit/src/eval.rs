@@ -31,10 +31,11 @@ fn stack_pointer() -> usize {
 
 /// Runs `f` on a thread with a stack large enough for deep Strata recursion.
 pub fn run_on_eval_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> std::io::Result<T> {
-    let handle = std::thread::Builder::new().name("strata-eval".into()).stack_size(EVAL_STACK_SIZE).spawn(move || {
-        STACK_FLOOR.with(|c| c.set(stack_pointer().saturating_sub(EVAL_STACK_SIZE) + STACK_MARGIN));
-        f()
-    })?;
+    let handle =
+        std::thread::Builder::new().name("strata-eval".into()).stack_size(EVAL_STACK_SIZE).spawn(move || {
+            STACK_FLOOR.with(|c| c.set(stack_pointer().saturating_sub(EVAL_STACK_SIZE) + STACK_MARGIN));
+            f()
+        })?;
     handle.join().map_err(|_| std::io::Error::other("the evaluation thread panicked"))
 }
 
@@ -165,7 +166,11 @@ impl Drop for OwnedValue {
 
 /// Runs an entry thunk as one top-level evaluation in `world`; commits its
 /// global writes if it succeeds, discards them if it fails.
-pub fn run_thunk(
+///
+/// # Safety
+/// `thunk` must be the entry address of a thunk compiled for `world` (with
+/// the entry signature), in a unit that stays alive during the call.
+pub(crate) unsafe fn run_thunk(
     world: Arc<World>,
     shared: Arc<Shared>,
     thunk: *const u8,
@@ -195,9 +200,9 @@ pub fn run_thunk(
     let watchdog = opts.timeout.map(|t| Watchdog::start(t, opts.interrupt.clone()));
     let memory_watch = crate::memory::Watch::start(opts.memory_limit, &opts.interrupt);
     let mut out: u64 = 0;
-    // SAFETY: `thunk` was compiled with the entry signature
-    // `extern "C" fn(*mut Ctx, *mut u64) -> u8`, and its module is kept alive
-    // by `world`.
+    // SAFETY: the caller guarantees `thunk` is an entry thunk, compiled
+    // with the signature `extern "C" fn(*mut Ctx, *mut u64) -> u8`, whose
+    // module stays alive.
     let status = unsafe {
         let f: extern "C" fn(*const Ctx, *mut u64) -> u8 = std::mem::transmute(thunk);
         f(&*ctx, &mut out)
@@ -220,7 +225,10 @@ pub fn run_thunk(
         }
     } else {
         let err = state.error.borrow_mut().take();
-        Err(err.unwrap_or_else(|| RuntimeError { message: "internal error: failed without an error".into(), frames: vec![] }))
+        Err(err.unwrap_or_else(|| RuntimeError {
+            message: "internal error: failed without an error".into(),
+            frames: vec![],
+        }))
     };
     shared.globals.discard(&mut host.writes.borrow_mut());
     shared.globals.release_reads(&mut host.reads.borrow_mut());
@@ -240,10 +248,11 @@ impl Watchdog {
         let thread = std::thread::spawn(move || {
             let (lock, cv) = &*d;
             let Ok(guard) = lock.lock() else { return };
-            if let Ok((guard, res)) = cv.wait_timeout_while(guard, timeout, |finished| !*finished) {
-                if res.timed_out() && !*guard {
-                    interrupt.trip(StopReason::Timeout);
-                }
+            if let Ok((guard, res)) = cv.wait_timeout_while(guard, timeout, |finished| !*finished)
+                && res.timed_out()
+                && !*guard
+            {
+                interrupt.trip(StopReason::Timeout);
             }
         });
         Watchdog { done, thread: Some(thread) }
@@ -453,7 +462,9 @@ static SIGS: Mutex<Vec<lang::types::FnSig>> = Mutex::new(Vec::new());
 /// Registers the signature a `latest` call site expects (at compile time).
 pub fn register_sig(sig: &lang::types::FnSig) -> u32 {
     let mut sigs = SIGS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(i) = sigs.iter().position(|s| s.params.iter().map(|p| &p.1).eq(sig.params.iter().map(|p| &p.1)) && s.ret == sig.ret) {
+    if let Some(i) =
+        sigs.iter().position(|s| s.params.iter().map(|p| &p.1).eq(sig.params.iter().map(|p| &p.1)) && s.ret == sig.ret)
+    {
         return i as u32;
     }
     sigs.push(sig.clone());
@@ -473,7 +484,11 @@ unsafe extern "C" fn rt_latest_ctx(ctx: *mut Ctx, name: u32, sig: u32) -> *mut C
     unsafe {
         let Some(h) = host(ctx) else { return ctx };
         let newest = h.shared.newest();
-        let fname = FRAMES.lock().ok().and_then(|f| f.as_ref().and_then(|f| f.names.get(name as usize).cloned())).unwrap_or_default();
+        let fname = FRAMES
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().and_then(|f| f.names.get(name as usize).cloned()))
+            .unwrap_or_default();
         let expected = SIGS.lock().ok().and_then(|s| s.get(sig as usize).cloned());
         let found = newest.fns.get(fname.as_str()).map(|e| e.sig.clone());
         let fits = match (&expected, &found) {
@@ -487,7 +502,8 @@ unsafe extern "C" fn rt_latest_ctx(ctx: *mut Ctx, name: u32, sig: u32) -> *mut C
                 ctx,
                 format!(
                     "signature changed: `{fname}` is {want} in world {} but {got} in world {}; `latest` cannot call it",
-                    (*ctx).world_age, newest.age
+                    (*ctx).world_age,
+                    newest.age
                 ),
             );
             return ctx;
@@ -558,10 +574,10 @@ unsafe extern "C" fn rt_global_set(ctx: *mut Ctx, id: u32, bits: i64) {
             return;
         };
         let old = h.writes.borrow_mut().insert(id, bits as u64);
-        if let Some(old) = old {
-            if h.shared.globals.is_heap(id) {
-                crate::runtime::heap::dec(old as *const abi::Header);
-            }
+        if let Some(old) = old
+            && h.shared.globals.is_heap(id)
+        {
+            crate::runtime::heap::dec(old as *const abi::Header);
         }
     }
 }
@@ -577,7 +593,12 @@ pub fn helpers() -> &'static [Helper] {
             Helper { name: "rt_world_age", addr: rt_world_age as *const u8, params: &[I64], ret: Some(I64) },
             Helper { name: "rt_latest_world", addr: rt_latest_world as *const u8, params: &[I64], ret: Some(I64) },
             Helper { name: "rt_define", addr: rt_define as *const u8, params: &[I64, I64], ret: Some(I64) },
-            Helper { name: "rt_latest_ctx", addr: rt_latest_ctx as *const u8, params: &[I64, I32, I32], ret: Some(I64) },
+            Helper {
+                name: "rt_latest_ctx",
+                addr: rt_latest_ctx as *const u8,
+                params: &[I64, I32, I32],
+                ret: Some(I64),
+            },
             Helper { name: "rt_latest_release", addr: rt_latest_release as *const u8, params: &[I64, I64], ret: None },
             Helper { name: "rt_sleep", addr: rt_sleep as *const u8, params: &[I64, I64], ret: None },
             Helper { name: "rt_task_id", addr: rt_task_id as *const u8, params: &[I64], ret: Some(I64) },

@@ -26,14 +26,14 @@ fn note(delta: i64) {
         n.set(now);
         if delta > 0 {
             let _ = WATCH.try_with(|w| {
-                if let Some((limit, interrupt)) = w.get() {
-                    if now > limit {
-                        w.set(None);
-                        // SAFETY: the watch is removed (by `Watch::drop`)
-                        // before the evaluation's interrupt is dropped.
-                        // `trip` does not allocate.
-                        unsafe { (*interrupt).trip(StopReason::OutOfMemory) };
-                    }
+                if let Some((limit, interrupt)) = w.get()
+                    && now > limit
+                {
+                    w.set(None);
+                    // SAFETY: the watch is removed (by `Watch::drop`)
+                    // before the evaluation's interrupt is dropped.
+                    // `trip` does not allocate.
+                    unsafe { (*interrupt).trip(StopReason::OutOfMemory) };
                 }
             });
         }
@@ -103,5 +103,7 @@ impl Drop for Watch {
 /// huge request fails cleanly instead of exhausting the machine).
 pub fn would_exceed(bytes: u64) -> bool {
     let now = NET.try_with(Cell::get).unwrap_or(0);
-    WATCH.try_with(|w| w.get().is_some_and(|(limit, _)| now.saturating_add(bytes.min(i64::MAX as u64) as i64) > limit)).unwrap_or(false)
+    WATCH
+        .try_with(|w| w.get().is_some_and(|(limit, _)| now.saturating_add(bytes.min(i64::MAX as u64) as i64) > limit))
+        .unwrap_or(false)
 }

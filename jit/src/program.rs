@@ -225,11 +225,11 @@ impl Globals {
         }
         for (id, bits) in writes.drain() {
             if let Some(c) = cells.get_mut(id as usize) {
-                if let Some(old) = c.value.replace(bits) {
-                    if c.heap {
-                        // SAFETY: the cell owned this reference.
-                        unsafe { crate::runtime::heap::dec(old as *const Header) };
-                    }
+                if let Some(old) = c.value.replace(bits)
+                    && c.heap
+                {
+                    // SAFETY: the cell owned this reference.
+                    unsafe { crate::runtime::heap::dec(old as *const Header) };
                 }
                 c.stamp += 1;
             }
@@ -393,10 +393,8 @@ impl Program {
         options: &dyn Fn() -> EvalOptions,
     ) -> Result<Committed, CommitError> {
         let base = self.newest();
-        let defines = !checked.fns.is_empty()
-            || !checked.types.is_empty()
-            || !checked.globals.is_empty()
-            || !forgets.is_empty();
+        let defines =
+            !checked.fns.is_empty() || !checked.types.is_empty() || !checked.globals.is_empty() || !forgets.is_empty();
         let mut world = World {
             age: if defines { base.age + 1 } else { base.age },
             table: base.table.clone(),
@@ -413,7 +411,8 @@ impl Program {
         let mut versions = HashMap::new();
         let mut new_metas = Vec::new();
         let mut meta = |name: &Arc<str>, old: Option<&DefMeta>| -> DefMeta {
-            let (text, uses, dependent) = texts.defs.get(name).cloned().unwrap_or_else(|| ("".into(), Arc::from([]), false));
+            let (text, uses, dependent) =
+                texts.defs.get(name).cloned().unwrap_or_else(|| ("".into(), Arc::from([]), false));
             match old {
                 Some(m) if dependent => DefMeta { text, uses, ..m.clone() },
                 _ => {
@@ -475,7 +474,8 @@ impl Program {
                 continue;
             }
             let code = unit.thunks[i];
-            match eval::run_thunk(world.clone(), self.shared.clone(), code, &g.sig.ty, options()) {
+            // SAFETY: `code` is this unit's initialiser thunk; `unit` is alive.
+            match unsafe { eval::run_thunk(world.clone(), self.shared.clone(), code, &g.sig.ty, options()) } {
                 Ok(v) => {
                     let bits = v.bits;
                     std::mem::forget(v);
@@ -518,7 +518,8 @@ impl Program {
 /// Runs one compiled top-level expression as its own evaluation, in the
 /// world it was checked in (the newest when its transaction committed).
 pub fn run(shared: &Arc<Shared>, thunk: &Thunk, options: EvalOptions) -> Result<OwnedValue, RuntimeError> {
-    eval::run_thunk(thunk.world.clone(), shared.clone(), thunk.code, &thunk.ret, options)
+    // SAFETY: a `Thunk` holds its entry address and the unit it lives in.
+    unsafe { eval::run_thunk(thunk.world.clone(), shared.clone(), thunk.code, &thunk.ret, options) }
 }
 
 /// Tells the runtime the layout of one version of a user type.
@@ -526,7 +527,10 @@ fn register_layout(t: &TypeInfo) {
     let key = reserve_type_key(&t.named.name, t.named.version);
     let kind = match &t.kind {
         TypeKind::Record { fields } => LayoutKind::Record {
-            fields: fields.iter().map(|f| (f.name.to_string(), codegen::layout::type_desc(&f.ty, &RegisteredTypes))).collect(),
+            fields: fields
+                .iter()
+                .map(|f| (f.name.to_string(), codegen::layout::type_desc(&f.ty, &RegisteredTypes)))
+                .collect(),
         },
         TypeKind::Enum { variants } => LayoutKind::Enum {
             variants: variants

@@ -151,13 +151,7 @@ pub struct Block {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// A local `let`/`var`.
-    Local {
-        mutable: bool,
-        name: Ident,
-        ty: Option<TypeExpr>,
-        init: Expr,
-        span: Span,
-    },
+    Local { mutable: bool, name: Ident, ty: Option<TypeExpr>, init: Expr, span: Span },
     /// An expression statement (`e;`, or a block-like expression without `;`).
     Expr(Expr),
 }
@@ -214,15 +208,25 @@ pub enum ExprKind {
     Path(Ident, Ident),
     /// `callee(args)`; the callee is a `Name`, a `Path`, or any expression
     /// (the checker rejects what is not callable).
-    Call { callee: Box<Expr>, args: Vec<Expr> },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Expr>,
+    },
     /// `latest f(args)`: the inner expression is a `Call`.
     Latest(Box<Expr>),
     /// `spawn f(args)` / `spawn loop f(args)`: the inner expression is a `Call`.
-    Spawn { is_loop: bool, call: Box<Expr> },
+    Spawn {
+        is_loop: bool,
+        call: Box<Expr>,
+    },
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// `target op= value`; target is a `Name`, `Index` or `Field` expression.
-    Assign { op: AssignOp, target: Box<Expr>, value: Box<Expr> },
+    Assign {
+        op: AssignOp,
+        target: Box<Expr>,
+        value: Box<Expr>,
+    },
     Field(Box<Expr>, Ident),
     Index(Box<Expr>, Box<Expr>),
     /// `[a, b, c]`
@@ -230,16 +234,37 @@ pub enum ExprKind {
     /// `{k: v, ...}`, and `{}` (the empty map)
     MapLit(Vec<(Expr, Expr)>),
     /// `Name { f: e, ..base }`
-    RecordLit { name: Ident, fields: Vec<(Ident, Expr)>, base: Option<Box<Expr>> },
+    RecordLit {
+        name: Ident,
+        fields: Vec<(Ident, Expr)>,
+        base: Option<Box<Expr>>,
+    },
     /// `if c { } else { }`; `else_` is a `Block` or another `If` expression.
-    If { cond: Box<Expr>, then: Block, else_: Option<Box<Expr>> },
-    While { cond: Box<Expr>, body: Block },
+    If {
+        cond: Box<Expr>,
+        then: Block,
+        else_: Option<Box<Expr>>,
+    },
+    While {
+        cond: Box<Expr>,
+        body: Block,
+    },
     /// `for x in iter { }`
-    For { var: Ident, iter: ForIter, body: Block },
-    Match { scrutinee: Box<Expr>, arms: Vec<Arm> },
+    For {
+        var: Ident,
+        iter: ForIter,
+        body: Block,
+    },
+    Match {
+        scrutinee: Box<Expr>,
+        arms: Vec<Arm>,
+    },
     Block(Block),
     /// `|a, b: int| body`
-    Closure { params: Vec<(Ident, Option<TypeExpr>)>, body: Box<Expr> },
+    Closure {
+        params: Vec<(Ident, Option<TypeExpr>)>,
+        body: Box<Expr>,
+    },
     Return(Option<Box<Expr>>),
     Break,
     Continue,
@@ -278,5 +303,9 @@ pub enum PatternKind {
     Str(String),
     Bool(bool),
     /// `Enum::Variant` or `Enum::Variant(p, ...)`
-    Variant { enum_name: Ident, variant: Ident, args: Vec<Pattern> },
+    Variant {
+        enum_name: Ident,
+        variant: Ident,
+        args: Vec<Pattern>,
+    },
 }

@@ -69,40 +69,99 @@ pub enum ExprKind {
     /// A closure literal passed as an `fn(...)` argument.
     Closure(Box<Closure>),
     /// Call a global function. `latest` calls it in the newest world.
-    Call { func: Arc<str>, args: Vec<Expr>, latest: bool },
+    Call {
+        func: Arc<str>,
+        args: Vec<Expr>,
+        latest: bool,
+    },
     /// Call an `fn(...)` parameter (or a captured one).
-    CallLocal { local: LocalId, args: Vec<Expr> },
+    CallLocal {
+        local: LocalId,
+        args: Vec<Expr>,
+    },
     /// A native builtin; overloads are told apart by the argument types.
-    Builtin { op: Builtin, args: Vec<Expr> },
+    Builtin {
+        op: Builtin,
+        args: Vec<Expr>,
+    },
     /// `spawn f(args)` / `spawn loop f(state)` (tasks: issue 5).
-    Spawn { is_loop: bool, func: Arc<str>, args: Vec<Expr> },
+    Spawn {
+        is_loop: bool,
+        func: Arc<str>,
+        args: Vec<Expr>,
+    },
     Unary(UnOp, Box<Expr>),
     /// Operands have the same type (`lhs.ty`); `&&`/`||` short-circuit.
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// `local = value` (compound assignments and `xs[i] = v` already expanded).
-    AssignLocal { local: LocalId, value: Box<Expr> },
+    AssignLocal {
+        local: LocalId,
+        value: Box<Expr>,
+    },
     /// `global = value`.
-    AssignGlobal { name: Arc<str>, value: Box<Expr> },
+    AssignGlobal {
+        name: Arc<str>,
+        value: Box<Expr>,
+    },
     /// `base.field`, by field index in the record type's declaration order.
-    Field { base: Box<Expr>, index: u32 },
+    Field {
+        base: Box<Expr>,
+        index: u32,
+    },
     /// `xs[i]` on a vector, or `m[k]` on a map (told apart by `base.ty`).
-    Index { base: Box<Expr>, index: Box<Expr> },
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
     VecLit(Vec<Expr>),
     MapLit(Vec<(Expr, Expr)>),
     /// A record construction; `fields` in declaration order, defaults filled in.
-    Record { ty: Arc<NamedTy>, fields: Vec<Expr> },
+    Record {
+        ty: Arc<NamedTy>,
+        fields: Vec<Expr>,
+    },
     /// `T { f: e, ..base }`: copy `base` with the listed fields replaced.
-    RecordUpdate { ty: Arc<NamedTy>, base: Box<Expr>, fields: Vec<(u32, Expr)> },
+    RecordUpdate {
+        ty: Arc<NamedTy>,
+        base: Box<Expr>,
+        fields: Vec<(u32, Expr)>,
+    },
     /// `E::V(args)` or `E::V`; `tag` is the variant's index in declaration order.
-    Variant { ty: Arc<NamedTy>, tag: u32, args: Vec<Expr> },
-    If { cond: Box<Expr>, then: Box<Expr>, else_: Option<Box<Expr>> },
-    While { cond: Box<Expr>, body: Box<Expr> },
+    Variant {
+        ty: Arc<NamedTy>,
+        tag: u32,
+        args: Vec<Expr>,
+    },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        else_: Option<Box<Expr>>,
+    },
+    While {
+        cond: Box<Expr>,
+        body: Box<Expr>,
+    },
     /// `for var in start..end`
-    ForRange { var: LocalId, start: Box<Expr>, end: Box<Expr>, body: Box<Expr> },
+    ForRange {
+        var: LocalId,
+        start: Box<Expr>,
+        end: Box<Expr>,
+        body: Box<Expr>,
+    },
     /// `for var in vector`
-    ForVec { var: LocalId, iter: Box<Expr>, body: Box<Expr> },
-    Match { scrutinee: Box<Expr>, arms: Vec<Arm> },
-    Block { stmts: Vec<Stmt>, tail: Option<Box<Expr>> },
+    ForVec {
+        var: LocalId,
+        iter: Box<Expr>,
+        body: Box<Expr>,
+    },
+    Match {
+        scrutinee: Box<Expr>,
+        arms: Vec<Arm>,
+    },
+    Block {
+        stmts: Vec<Stmt>,
+        tail: Option<Box<Expr>>,
+    },
     Return(Option<Box<Expr>>),
     Break,
     Continue,
@@ -111,7 +170,10 @@ pub enum ExprKind {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// A local `let`/`var` declaration.
-    Let { local: LocalId, init: Expr },
+    Let {
+        local: LocalId,
+        init: Expr,
+    },
     Expr(Expr),
 }
 
@@ -139,7 +201,10 @@ pub enum Pat {
     Str(Arc<str>),
     Bool(bool),
     /// A variant of the scrutinee's enum type, with sub-patterns for its payload.
-    Variant { tag: u32, args: Vec<Pat> },
+    Variant {
+        tag: u32,
+        args: Vec<Pat>,
+    },
 }
 
 /// The native builtins of section 3.3.
@@ -303,9 +368,7 @@ impl Expr {
             | ExprKind::While { cond: a, body: b } => any_of(&mut [&**a, &**b].into_iter()),
             ExprKind::ForRange { start, end, body, .. } => any_of(&mut [&**start, &**end, &**body].into_iter()),
             ExprKind::ForVec { iter, body, .. } => any_of(&mut [&**iter, &**body].into_iter()),
-            ExprKind::If { cond, then, else_ } => {
-                any_of(&mut [&**cond, &**then].into_iter().chain(else_.as_deref()))
-            }
+            ExprKind::If { cond, then, else_ } => any_of(&mut [&**cond, &**then].into_iter().chain(else_.as_deref())),
             ExprKind::Match { scrutinee, arms } => {
                 any_of(&mut std::iter::once(&**scrutinee).chain(arms.iter().map(|a| &a.body)))
             }

@@ -17,8 +17,15 @@ const CONFORMANCE: &str = "/work/shared/conformance";
 
 /// The phrases of errors found before anything runs (section 9) that this
 /// checker reports; other `expect error:` phrases are runtime errors.
-const CHECK_PHRASES: &[&str] =
-    &["syntax error", "unknown name", "type mismatch", "not exhaustive", "second-class", "wrong number of arguments", "not assignable"];
+const CHECK_PHRASES: &[&str] = &[
+    "syntax error",
+    "unknown name",
+    "type mismatch",
+    "not exhaustive",
+    "second-class",
+    "wrong number of arguments",
+    "not assignable",
+];
 
 // ----- helpers -----
 
@@ -129,7 +136,8 @@ fn closures(e: &hir::Expr) -> Vec<&hir::Closure> {
 /// and a local used inside a closure but declared outside it is flagged
 /// `captured` and listed in the captures of every closure in between.
 fn validate(c: &Checked) {
-    let bodies = c.fns.iter().map(|f| &f.body).chain(c.globals.iter().map(|g| &g.init)).chain(c.exprs.iter().map(|e| &e.body));
+    let bodies =
+        c.fns.iter().map(|f| &f.body).chain(c.globals.iter().map(|g| &g.init)).chain(c.exprs.iter().map(|e| &e.body));
     for b in bodies {
         let mut v = Validator { body: b, frames: vec![(Vec::new(), Vec::new())] };
         for &p in &b.params {
@@ -195,9 +203,11 @@ impl Validator<'_> {
                 self.expr(&c.body);
                 self.frames.pop();
             }
-            H::Call { args, .. } | H::Builtin { args, .. } | H::Spawn { args, .. } | H::VecLit(args) | H::Variant { args, .. } => {
-                args.iter().for_each(|a| self.expr(a))
-            }
+            H::Call { args, .. }
+            | H::Builtin { args, .. }
+            | H::Spawn { args, .. }
+            | H::VecLit(args)
+            | H::Variant { args, .. } => args.iter().for_each(|a| self.expr(a)),
             H::Record { fields, .. } => fields.iter().for_each(|a| self.expr(a)),
             H::RecordUpdate { base, fields, .. } => {
                 self.expr(base);
@@ -273,7 +283,8 @@ impl MapEnv {
         for t in &c.types {
             self.types.insert(t.named.name.to_string(), t.clone());
         }
-        let newest: HashMap<String, Arc<NamedTy>> = self.types.iter().map(|(n, t)| (n.clone(), t.named.clone())).collect();
+        let newest: HashMap<String, Arc<NamedTy>> =
+            self.types.iter().map(|(n, t)| (n.clone(), t.named.clone())).collect();
         for sig in self.fns.values_mut() {
             sig.params.iter_mut().for_each(|(_, t)| *t = upgrade(t, &newest));
             sig.ret = upgrade(&sig.ret, &newest);
@@ -295,7 +306,10 @@ fn upgrade(t: &Ty, newest: &HashMap<String, Arc<NamedTy>>) -> Ty {
         Ty::Named(n) => Ty::Named(newest.get(&*n.name).cloned().unwrap_or_else(|| n.clone())),
         Ty::Vec(e) => Ty::vec(upgrade(e, newest)),
         Ty::Map(k, v) => Ty::map(upgrade(k, newest), upgrade(v, newest)),
-        Ty::Fn(f) => Ty::Fn(Arc::new(FnTy { params: f.params.iter().map(|p| upgrade(p, newest)).collect(), ret: upgrade(&f.ret, newest) })),
+        Ty::Fn(f) => Ty::Fn(Arc::new(FnTy {
+            params: f.params.iter().map(|p| upgrade(p, newest)).collect(),
+            ret: upgrade(&f.ret, newest),
+        })),
         other => other.clone(),
     }
 }
@@ -424,7 +438,11 @@ fn spawning_a_closure_is_second_class() {
     let src = "fn start() -> int { spawn run(|| 1) }";
     let d = run_in(src, &env).unwrap_err();
     assert_eq!(d.len(), 1, "{d:#?}");
-    assert!(d[0].message.starts_with("second-class: `spawn` cannot start `run`: its parameter `f` is a function"), "{}", d[0].message);
+    assert!(
+        d[0].message.starts_with("second-class: `spawn` cannot start `run`: its parameter `f` is a function"),
+        "{}",
+        d[0].message
+    );
 }
 
 // ----- HIR shape -----
@@ -746,22 +764,50 @@ fn not_exhaustive_names_the_missing_variants() {
     assert_eq!(spanned(src, &d), "c");
     let d = one_err("fn f(n: int) -> str { match n { 0 => \"zero\", 1 => \"one\" } }");
     assert_eq!(d.message, "not exhaustive: a match on `int` needs a `_` arm");
-    let d = one_err("enum T { Leaf, Node(T, int, T) }\nfn f(t: T) -> int { match t { T::Leaf => 0, T::Node(T::Leaf, x, _) => x } }");
+    let d = one_err(
+        "enum T { Leaf, Node(T, int, T) }\nfn f(t: T) -> int { match t { T::Leaf => 0, T::Node(T::Leaf, x, _) => x } }",
+    );
     assert_eq!(d.message, "not exhaustive: `T::Node(T::Node(_, _, _), _, _)` is not covered");
     let d = one_err("fn f(b: bool) -> int { match b { true => 1 } }");
     assert_eq!(d.message, "not exhaustive: `false` not covered");
-    ok("enum T { Leaf, Node(T, int, T) }\nfn f(t: T, b: bool) -> int { let a = match t { T::Leaf => 0, T::Node(T::Leaf, x, _) => x, T::Node(T::Node(_, _, _), _, _) => 1 }; a + match b { true => 1, false => 0 } }");
+    ok(
+        "enum T { Leaf, Node(T, int, T) }\nfn f(t: T, b: bool) -> int { let a = match t { T::Leaf => 0, T::Node(T::Leaf, x, _) => x, T::Node(T::Node(_, _, _), _, _) => 1 }; a + match b { true => 1, false => 0 } }",
+    );
 }
 
 #[test]
 fn second_class_errors_say_so() {
     let cases = [
-        ("fn inc(x: int) -> int { x + 1 }\nfn f() -> int { let g = inc; 1 }", "second-class: the function `inc` cannot be used as a value", "inc"),
-        ("fn f() -> int { let g = |x: int| x + 1; 1 }", "second-class: a closure can only be passed as an argument for an `fn(...)` parameter", "|x: int| x + 1"),
-        ("type Handler { run: fn(int) -> int }", "second-class: a record field cannot hold a function", "fn(int) -> int"),
-        ("fn inc(x: int) -> int { x + 1 }\nfn pick() -> fn(int) -> int { inc }", "second-class: functions cannot be returned", "fn(int) -> int"),
-        ("fn inc(x: int) -> int { x + 1 }\nfn f() -> int { let fs = [inc]; 1 }", "second-class: the function `inc` cannot be used as a value", "inc"),
-        ("fn f(g: fn(int) -> int) -> bool { g == g }", "second-class: the function parameter `g` can only be called or passed on as an argument", "g"),
+        (
+            "fn inc(x: int) -> int { x + 1 }\nfn f() -> int { let g = inc; 1 }",
+            "second-class: the function `inc` cannot be used as a value",
+            "inc",
+        ),
+        (
+            "fn f() -> int { let g = |x: int| x + 1; 1 }",
+            "second-class: a closure can only be passed as an argument for an `fn(...)` parameter",
+            "|x: int| x + 1",
+        ),
+        (
+            "type Handler { run: fn(int) -> int }",
+            "second-class: a record field cannot hold a function",
+            "fn(int) -> int",
+        ),
+        (
+            "fn inc(x: int) -> int { x + 1 }\nfn pick() -> fn(int) -> int { inc }",
+            "second-class: functions cannot be returned",
+            "fn(int) -> int",
+        ),
+        (
+            "fn inc(x: int) -> int { x + 1 }\nfn f() -> int { let fs = [inc]; 1 }",
+            "second-class: the function `inc` cannot be used as a value",
+            "inc",
+        ),
+        (
+            "fn f(g: fn(int) -> int) -> bool { g == g }",
+            "second-class: the function parameter `g` can only be called or passed on as an argument",
+            "g",
+        ),
         ("fn f() -> [str] { map([1], str) }", "second-class: the builtin `str` cannot be passed as a function", "str"),
         ("enum E { A(fn() -> int) }", "second-class: an enum variant cannot hold a function", "fn() -> int"),
         ("var g: [fn(int) -> int] = [];", "second-class: vectors and maps cannot hold functions", "fn(int) -> int"),
@@ -799,7 +845,10 @@ fn missing_fields_are_named() {
 #[test]
 fn reserved_and_duplicate_names() {
     assert_eq!(one_err("type len { x: int }").message, "reserved name: `len` is a builtin and cannot be redefined");
-    assert_eq!(one_err("fn int(x: float) -> int { 0 }").message, "reserved name: `int` is a builtin and cannot be redefined");
+    assert_eq!(
+        one_err("fn int(x: float) -> int { 0 }").message,
+        "reserved name: `int` is a builtin and cannot be redefined"
+    );
     assert_eq!(one_err("fn f() {}\nfn f() {}").message, "reserved name: `f` is defined twice in this input");
     // A user function may shadow a builtin function (see builtins.rs).
     ok("fn insert(x: int) -> int { x }\nlet y = insert(1);");
@@ -863,7 +912,10 @@ fn all_errors_are_reported_in_order() {
     let src = "fn f() -> int { nope }\nfn g() -> str { 1 }\nlet h = missing;";
     let d = errs(src);
     let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
-    assert_eq!(msgs, vec!["unknown name `nope`", "type mismatch: expected `str`, found `int`", "unknown name `missing`"]);
+    assert_eq!(
+        msgs,
+        vec!["unknown name `nope`", "type mismatch: expected `str`, found `int`", "unknown name `missing`"]
+    );
 }
 
 #[test]
@@ -888,10 +940,16 @@ fn check_never_panics(src: &str) {
     }
     if let Err(diags) = result {
         for d in &diags {
-            let known = CHECK_PHRASES.iter().chain(&["reserved name"]).any(|p| d.message.starts_with(p)) || d.message.ends_with("not supported yet");
+            let known = CHECK_PHRASES.iter().chain(&["reserved name"]).any(|p| d.message.starts_with(p))
+                || d.message.ends_with("not supported yet");
             assert!(known, "{src:?}: {}", d.message);
             assert!(!d.label.is_empty(), "{src:?}: no label on {}", d.message);
-            assert!(d.span.start <= d.span.end && d.span.end as usize <= src.len(), "{src:?}: bad span {:?} for {}", d.span, d.message);
+            assert!(
+                d.span.start <= d.span.end && d.span.end as usize <= src.len(),
+                "{src:?}: bad span {:?} for {}",
+                d.span,
+                d.message
+            );
         }
         assert!(diags.windows(2).all(|w| w[0].span.start <= w[1].span.start), "{src:?}: not sorted");
     }
@@ -911,7 +969,11 @@ fn deep_but_parsable_inputs_check_without_overflow() {
         format!("let x = {}1{};", "[".repeat(250), "]".repeat(250)),
         format!("let x = {}1{};", "abs(".repeat(250), ")".repeat(250)),
         format!("let x = {}[1]{};", "concat([1], ".repeat(250), ")".repeat(250)),
-        format!("fn ap(f: fn(int) -> int, x: int) -> int {{ f(x) }}\nlet x = {}1{};", "ap(|x| ".repeat(120), ", 1)".repeat(120)),
+        format!(
+            "fn ap(f: fn(int) -> int, x: int) -> int {{ f(x) }}\nlet x = {}1{};",
+            "ap(|x| ".repeat(120),
+            ", 1)".repeat(120)
+        ),
         format!("type P {{ a: int }}\nlet x = {}1{};", "P { a: ".repeat(250), " }.a".repeat(250)),
         format!("let x = {}1{};", "match 1 { _ => ".repeat(250), " }".repeat(250)),
         format!("let xs = [[1]];\nlet x = xs{};", "[0]".repeat(1000)),

@@ -75,7 +75,13 @@ pub fn run(session: &Session, input: &str) -> String {
                 .map(|e| {
                     let m = &e.meta;
                     let left = e.left.map(|w| format!(", left world {w}")).unwrap_or_default();
-                    format!("v{}: entered world {}{left}, committed {}\n{}", m.version, m.since, utc(m.committed_ms), m.text)
+                    format!(
+                        "v{}: entered world {}{left}, committed {}\n{}",
+                        m.version,
+                        m.since,
+                        utc(m.committed_ms),
+                        m.text
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join("\n")
@@ -118,7 +124,10 @@ pub fn run(session: &Session, input: &str) -> String {
             }
             Err(_) => format!("error: :timeout needs a number of milliseconds, not `{ms}`"),
         },
-        (":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout" | ":which" | ":clif", None) => {
+        (
+            ":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout" | ":which" | ":clif",
+            None,
+        ) => {
             format!("error: {name} needs an argument; see :help")
         }
         _ => format!("error: unknown command `{name}`; try :help"),

@@ -2,8 +2,8 @@
 //! files and the terminal. No language semantics live here.
 
 mod commands;
-mod say;
 mod interactive;
+mod say;
 mod script;
 mod session;
 mod transcript;

@@ -16,19 +16,17 @@ pub fn parse(text: &str) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut continuing = false;
     for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("> ") .or_else(|| (line == ">").then_some("")) {
+        if let Some(rest) = line.strip_prefix("> ").or_else(|| (line == ">").then_some("")) {
             entries.push(Entry { raw: vec![line.to_string()], input: rest.to_string(), expected: Vec::new() });
             continuing = true;
             continue;
         }
-        if continuing {
-            if let Some(rest) = line.strip_prefix(". ").or_else(|| (line == ".").then_some("")) {
-                let e = entries.last_mut().expect("an input precedes a continuation");
-                e.raw.push(line.to_string());
-                e.input.push('\n');
-                e.input.push_str(rest);
-                continue;
-            }
+        if continuing && let Some(rest) = line.strip_prefix(". ").or_else(|| (line == ".").then_some("")) {
+            let e = entries.last_mut().expect("an input precedes a continuation");
+            e.raw.push(line.to_string());
+            e.input.push('\n');
+            e.input.push_str(rest);
+            continue;
         }
         continuing = false;
         if line.starts_with('#') || line.trim().is_empty() {

@@ -60,11 +60,8 @@ impl FnCx<'_, '_, '_> {
                 } else {
                     self.b.ins().icmp(IntCC::SignedLessThan, x, y)
                 };
-                let r = if op == Builtin::Min {
-                    self.b.ins().select(less, x, y)
-                } else {
-                    self.b.ins().select(less, y, x)
-                };
+                let r =
+                    if op == Builtin::Min { self.b.ins().select(less, x, y) } else { self.b.ins().select(less, y, x) };
                 Self::borrowed(vec![r], arg_ty.clone())
             }
             Builtin::Sqrt => Self::borrowed(vec![self.b.ins().sqrt(a[0].v())], Ty::Float),
@@ -200,7 +197,13 @@ impl FnCx<'_, '_, '_> {
     }
 
     /// Calls a helper returning a new heap value (fallible when `span` is given).
-    fn heap_call(&mut self, name: &'static str, args: &[cranelift_codegen::ir::Value], ty: &Ty, span: Option<Span>) -> R<CV> {
+    fn heap_call(
+        &mut self,
+        name: &'static str,
+        args: &[cranelift_codegen::ir::Value],
+        ty: &Ty,
+        span: Option<Span>,
+    ) -> R<CV> {
         let r = match span {
             Some(s) => self.call_fallible(name, args, s)?,
             None => self.call_helper(name, args)?,

@@ -14,8 +14,7 @@ use super::{CodegenError, UnitCx};
 use crate::abi::{CTX_ERR, CTX_STACK_LIMIT, CTX_TABLE, FIELDS_OFFSET};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    AtomicRmwOp, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Type, Value,
-    types,
+    AtomicRmwOp, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Type, Value, types,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{FuncId, Module};
@@ -574,10 +573,11 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             Store::Var(vars)
         };
         self.locals.insert(id, LocalState { store, types });
-        if owns && info.ty.is_heap() {
-            if let Some(scope) = self.scopes.last_mut() {
-                scope.push(id);
-            }
+        if owns
+            && info.ty.is_heap()
+            && let Some(scope) = self.scopes.last_mut()
+        {
+            scope.push(id);
         }
     }
 
@@ -593,9 +593,12 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let st = self.local_state(id)?;
         Ok(match st.store {
             Store::Var(vars) => vars.iter().map(|&v| self.b.use_var(v)).collect(),
-            Store::Stack(slot) => {
-                st.types.iter().enumerate().map(|(i, &t)| self.b.ins().stack_load(types::I64, t, slot, 8 * i as i32)).collect()
-            }
+            Store::Stack(slot) => st
+                .types
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| self.b.ins().stack_load(types::I64, t, slot, 8 * i as i32))
+                .collect(),
             Store::Env(index) => {
                 let addr = self.captured_addr(index);
                 st.types
@@ -693,7 +696,9 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                 self.call_fn_value(&f, cvs, e.span)
             }
             ExprKind::Builtin { op, args } => self.builtin(*op, args, &e.ty, e.span),
-            ExprKind::Spawn { .. } => Err(CodegenError("`spawn` is not supported yet (tasks come with issue 5)".into())),
+            ExprKind::Spawn { .. } => {
+                Err(CodegenError("`spawn` is not supported yet (tasks come with issue 5)".into()))
+            }
             ExprKind::Unary(op, x) => self.unary(*op, x, e.span),
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r, &e.ty, e.span),
             ExprKind::AssignLocal { local, value } => {
@@ -813,7 +818,8 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     /// deeper than `scope_depth`, without forgetting them (the code that
     /// follows is unreachable but still compiled).
     fn release_all_temps_and_locals(&mut self, scope_depth: usize, temp_depth: usize) -> R<()> {
-        let temps: Vec<TempLoc> = self.temps[temp_depth.min(self.temps.len())..].iter().rev().map(|&(_, t)| t).collect();
+        let temps: Vec<TempLoc> =
+            self.temps[temp_depth.min(self.temps.len())..].iter().rev().map(|&(_, t)| t).collect();
         for t in temps {
             let v = match t {
                 TempLoc::Val(v) => v,
@@ -842,11 +848,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
 
     /// The field types of record type `ty`, in declaration (slot) order.
     pub(super) fn field_types(&self, ty: &lang::types::NamedTy) -> R<Vec<Ty>> {
-        let info = self
-            .unit
-            .resolver
-            .type_info(ty)
-            .ok_or_else(|| CodegenError(format!("unknown type {}", ty.name)))?;
+        let info = self.unit.resolver.type_info(ty).ok_or_else(|| CodegenError(format!("unknown type {}", ty.name)))?;
         Ok(info.fields().iter().map(|f| f.ty.clone()).collect())
     }
 
@@ -907,8 +909,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     fn fn_ref(&mut self, name: &str, ty: &Ty) -> R<CV> {
         let slot = self.unit.resolver.fn_slot(name);
         let table = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), self.ctx, CTX_TABLE);
-        let code =
-            self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), table, 8 * slot as i32);
+        let code = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), table, 8 * slot as i32);
         let env_slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
         self.b.ins().stack_store(types::I64, self.ctx, env_slot, 0);
         let env = self.b.ins().stack_addr(types::I64, env_slot, 0);
@@ -950,11 +951,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     }
 
     fn call_global(&mut self, func: &str, args: &[hir::Expr], latest: bool, ret: &Ty, span: Span) -> R<CV> {
-        let sig = self
-            .unit
-            .resolver
-            .fn_sig(func)
-            .ok_or_else(|| CodegenError(format!("unknown function {func}")))?;
+        let sig = self.unit.resolver.fn_sig(func).ok_or_else(|| CodegenError(format!("unknown function {func}")))?;
         let mut cvs = Vec::new();
         for a in args {
             cvs.push(self.expr(a)?);
@@ -967,8 +964,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             let ctx2 = self.call_fallible("rt_latest_ctx", &[self.ctx, name_id, sig_id], span)?.expect("ctx");
             let slot = self.unit.resolver.fn_slot(func);
             let table = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), ctx2, CTX_TABLE);
-            let code =
-                self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), table, 8 * slot as i32);
+            let code = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), table, 8 * slot as i32);
             let params: Vec<Ty> = sig.params.iter().map(|(_, t)| t.clone()).collect();
             let sigref = self.b.import_signature(function_signature(&params, &sig.ret, self.unit.call_conv));
             let mut call_args = vec![ctx2, null];
@@ -987,8 +983,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         }
         let slot = self.unit.resolver.fn_slot(func);
         let table = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), self.ctx, CTX_TABLE);
-        let code =
-            self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), table, 8 * slot as i32);
+        let code = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), table, 8 * slot as i32);
         let params: Vec<Ty> = sig.params.iter().map(|(_, t)| t.clone()).collect();
         let csig = function_signature(&params, &sig.ret, self.unit.call_conv);
         let sigref = self.b.import_signature(csig);
@@ -1230,12 +1225,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     }
 
     fn push_loop(&mut self, continue_to: Block, exit: Block) {
-        self.loops.push(LoopCx {
-            continue_to,
-            exit,
-            scope_depth: self.scopes.len(),
-            temp_depth: self.temps.len(),
-        });
+        self.loops.push(LoopCx { continue_to, exit, scope_depth: self.scopes.len(), temp_depth: self.temps.len() });
     }
 
     fn while_loop(&mut self, cond: &hir::Expr, body: &hir::Expr, span: Span) -> R<CV> {

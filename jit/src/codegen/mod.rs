@@ -90,10 +90,7 @@ fn abi_param(t: AbiTy) -> AbiParam {
 
 /// Every host helper compiled code may call: the runtime's and the evaluator's.
 fn find_helper(name: &str) -> Option<&'static Helper> {
-    crate::runtime::helpers::helpers()
-        .iter()
-        .chain(crate::eval::helpers().iter())
-        .find(|h| h.name == name)
+    crate::runtime::helpers::helpers().iter().chain(crate::eval::helpers().iter()).find(|h| h.name == name)
 }
 
 /// State shared by all functions of one unit while it is being compiled.
@@ -135,12 +132,8 @@ fn compile_ir(
     ctx.compile(isa, &mut cranelift_codegen::control::ControlPlane::default())
         .map_err(|e| CodegenError(format!("compiling {name}: {:?}", e.inner)))?;
     let code = ctx.compiled_code().ok_or_else(|| CodegenError(format!("compiling {name}: no code")))?;
-    let relocs = code
-        .buffer
-        .relocs()
-        .iter()
-        .map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &ctx.func, id))
-        .collect();
+    let relocs =
+        code.buffer.relocs().iter().map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &ctx.func, id)).collect();
     Ok((id, code.buffer.alignment as u64, code.code_buffer().to_vec(), relocs))
 }
 
@@ -252,9 +245,7 @@ pub fn compile_unit(
         thunk_ids.push(id);
     }
     unit.flush()?;
-    unit.module
-        .finalize_definitions()
-        .map_err(|e| CodegenError(format!("finalizing: {e}")))?;
+    unit.module.finalize_definitions().map_err(|e| CodegenError(format!("finalizing: {e}")))?;
     let functions = fn_ids.iter().map(|&id| unit.module.get_finalized_function(id)).collect();
     let thunks = thunk_ids.iter().map(|&id| unit.module.get_finalized_function(id)).collect();
     LIVE_UNITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -315,7 +306,5 @@ pub fn clif_text(resolver: &dyn Resolver, body: &Body) -> Result<String, Codegen
 }
 
 pub(crate) fn declare(unit: &mut UnitCx, sig: &Signature) -> Result<FuncId, CodegenError> {
-    unit.module
-        .declare_anonymous_function(sig)
-        .map_err(|e| CodegenError(format!("declaring a function: {e}")))
+    unit.module.declare_anonymous_function(sig).map_err(|e| CodegenError(format!("declaring a function: {e}")))
 }

@@ -75,7 +75,12 @@ impl FnCx<'_, '_, '_> {
                 let Ty::Named(named) = ty else {
                     return Err(CodegenError(format!("variant pattern on a value of type {ty}")));
                 };
-                let t = self.b.ins().load(types::I32, MemFlagsData::trusted().with_readonly(), vals[0], crate::abi::HEADER_TAG);
+                let t = self.b.ins().load(
+                    types::I32,
+                    MemFlagsData::trusted().with_readonly(),
+                    vals[0],
+                    crate::abi::HEADER_TAG,
+                );
                 let c = self.b.ins().icmp_imm_s(IntCC::Equal, t, *tag as i64);
                 self.continue_if(c, fail);
                 if args.iter().all(|p| matches!(p, Pat::Wild)) {

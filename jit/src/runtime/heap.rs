@@ -279,11 +279,8 @@ unsafe fn release_slots(p: *mut Header, nslots: u32) {
 /// observe the object (zeroing cost a measurable share of allocation).
 fn alloc_slots(kind: Kind, type_key: u32, tag: u32, nslots: u32, rc: u64) -> *mut Header {
     let n = nslots as usize;
-    let recycled = if n < CACHED_SLOTS {
-        SLOT_CACHE.try_with(|c| c.free.borrow_mut()[n].pop()).ok().flatten()
-    } else {
-        None
-    };
+    let recycled =
+        if n < CACHED_SLOTS { SLOT_CACHE.try_with(|c| c.free.borrow_mut()[n].pop()).ok().flatten() } else { None };
     let p = match recycled {
         Some(p) => p as *mut Header,
         None => {
@@ -356,9 +353,7 @@ pub fn enum_unit(type_key: u32, tag: u32) -> *const Header {
     static UNITS: Mutex<Option<HashMap<(u32, u32), usize>>> = Mutex::new(None);
     let mut units = UNITS.lock().unwrap_or_else(|e| e.into_inner());
     let units = units.get_or_insert_with(HashMap::new);
-    *units
-        .entry((type_key, tag))
-        .or_insert_with(|| alloc_slots(Kind::Enum, type_key, tag, 0, IMMORTAL_RC) as usize)
+    *units.entry((type_key, tag)).or_insert_with(|| alloc_slots(Kind::Enum, type_key, tag, 0, IMMORTAL_RC) as usize)
         as *const Header
 }
 

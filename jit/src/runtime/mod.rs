@@ -43,25 +43,22 @@ mod tests;
 
 pub use display::{display, equal, quote, rt_eq, rt_print, rt_to_str};
 pub use errors::{ERR_DIVISION_BY_ZERO, ERR_INTEGER_OVERFLOW, rt_assert_failed, rt_raise};
-pub use heap::{
-    HeapRef, dec, enum_unit, free, inc, live_objects, rt_alloc_enum, rt_alloc_record, rt_dec, rt_free,
-};
+pub use heap::{HeapRef, dec, enum_unit, free, inc, live_objects, rt_alloc_enum, rt_alloc_record, rt_dec, rt_free};
 pub use helpers::{AbiTy, Helper, helper, helpers};
 pub use map::{
-    KEY_BOOL, KEY_INT, KEY_STR, rt_map_build_insert, rt_map_get, rt_map_get_or, rt_map_has,
-    rt_map_insert, rt_map_insert_move, rt_map_keys, rt_map_len, rt_map_new, rt_map_remove, rt_map_values,
+    KEY_BOOL, KEY_INT, KEY_STR, rt_map_build_insert, rt_map_get, rt_map_get_or, rt_map_has, rt_map_insert,
+    rt_map_insert_move, rt_map_keys, rt_map_len, rt_map_new, rt_map_remove, rt_map_values,
 };
 pub use numbers::{rt_float_to_int, rt_fmod, rt_now_ms, rt_pow_float, rt_pow_int};
 pub use string::{
-    new_str, rt_parse_float, rt_parse_int, rt_str_cmp, rt_str_concat, rt_str_contains,
-    rt_str_join, rt_str_len, rt_str_lower, rt_str_split, rt_str_trim, rt_str_upper, str_literal,
-    str_value,
+    new_str, rt_parse_float, rt_parse_int, rt_str_cmp, rt_str_concat, rt_str_contains, rt_str_join, rt_str_len,
+    rt_str_lower, rt_str_split, rt_str_trim, rt_str_upper, str_literal, str_value,
 };
 pub use types::{
-    Layout, LayoutKind, RType, TD_BOOL, TD_FLOAT, TD_INT, TD_STR, TD_UNIT, layout, register_layout,
-    reserve_type_key, rtype, set_layout, tdesc,
+    Layout, LayoutKind, RType, TD_BOOL, TD_FLOAT, TD_INT, TD_STR, TD_UNIT, layout, register_layout, reserve_type_key,
+    rtype, set_layout, tdesc,
 };
 pub use vector::{
-    rt_range, rt_vec_build_push, rt_vec_concat, rt_vec_get, rt_vec_len, rt_vec_new, rt_vec_pop,
-    rt_vec_push, rt_vec_push_move, rt_vec_reverse, rt_vec_set, rt_vec_set_move, rt_vec_slice, rt_vec_sort,
+    rt_range, rt_vec_build_push, rt_vec_concat, rt_vec_get, rt_vec_len, rt_vec_new, rt_vec_pop, rt_vec_push,
+    rt_vec_push_move, rt_vec_reverse, rt_vec_set, rt_vec_set_move, rt_vec_slice, rt_vec_sort,
 };

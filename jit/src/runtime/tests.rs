@@ -134,11 +134,8 @@ fn types() -> Types {
         version: 90_001,
         kind: LayoutKind::Record { fields: vec![("x".into(), TD_FLOAT), ("y".into(), TD_FLOAT)] },
     });
-    let empty = register_layout(Layout {
-        name: "Name".into(),
-        version: 90_001,
-        kind: LayoutKind::Record { fields: vec![] },
-    });
+    let empty =
+        register_layout(Layout { name: "Name".into(), version: 90_001, kind: LayoutKind::Record { fields: vec![] } });
     let account = register_layout(Layout {
         name: "Account".into(),
         version: 90_001,
@@ -271,13 +268,13 @@ fn runtime_tdesc_interning() {
 fn runtime_layout_registry() {
     let t = types();
     assert_eq!(types().point, t.point, "same name and version -> same key");
-    let again = register_layout(Layout {
-        name: "Point".into(),
-        version: 90_001,
-        kind: LayoutKind::Record { fields: vec![] },
-    });
+    let again =
+        register_layout(Layout { name: "Point".into(), version: 90_001, kind: LayoutKind::Record { fields: vec![] } });
     assert_eq!(again, t.point);
-    assert_eq!(layout(t.point).kind, LayoutKind::Record { fields: vec![("x".into(), TD_FLOAT), ("y".into(), TD_FLOAT)] });
+    assert_eq!(
+        layout(t.point).kind,
+        LayoutKind::Record { fields: vec![("x".into(), TD_FLOAT), ("y".into(), TD_FLOAT)] }
+    );
     let v2 = register_layout(Layout {
         name: "Point".into(),
         version: 90_002,
@@ -291,7 +288,11 @@ fn runtime_layout_registry() {
     // Reserved then registered: registration completes the placeholder.
     let k = reserve_type_key("Later", 90_001);
     assert_eq!(layout(k).kind, LayoutKind::Record { fields: vec![] });
-    let l = Layout { name: "Later".into(), version: 90_001, kind: LayoutKind::Record { fields: vec![("a".into(), TD_INT)] } };
+    let l = Layout {
+        name: "Later".into(),
+        version: 90_001,
+        kind: LayoutKind::Record { fields: vec![("a".into(), TD_INT)] },
+    };
     assert_eq!(register_layout(l.clone()), k);
     assert_eq!(*layout(k), l);
     assert_eq!(types::lookup_type_key("Later", 90_001), Some(k));
@@ -485,8 +486,8 @@ fn runtime_refcounts_return_to_start() {
         let shape = variant(t.shape, 0, &[f(1.0)]);
 
         for x in [
-            inner, outer, zv, pushed, set, popped, sliced, cat, rev, unsorted, sorted, sep, joined, m, key, val,
-            m2, m3, m4, k, ks, vs, xy, comma, split, ranged, acc, shape,
+            inner, outer, zv, pushed, set, popped, sliced, cat, rev, unsorted, sorted, sep, joined, m, key, val, m2,
+            m3, m4, k, ks, vs, xy, comma, split, ranged, acc, shape,
         ] {
             drop_ref(x);
         }
@@ -886,10 +887,7 @@ fn runtime_map_operations_and_key_order() {
             rt_map_build_insert(mi, k, k);
         }
         let kis = rt_map_keys(mi);
-        assert_eq!(
-            show(kis as i64, vec_td(TD_INT)),
-            "[-9223372036854775808, -5, 0, 10, 9223372036854775807]"
-        );
+        assert_eq!(show(kis as i64, vec_td(TD_INT)), "[-9223372036854775808, -5, 0, 10, 9223372036854775807]");
         let mb = rt_map_new(KEY_BOOL, 0);
         let mb2 = rt_map_insert(mb, 1, 1);
         let mb3 = rt_map_insert(mb2, 0, 0);
@@ -965,12 +963,15 @@ fn runtime_structural_equality() {
     let pn = record(t.point, &[f(f64::NAN), f(0.0)]);
     assert!(!eq(pn, pn, ptd), "a record holding NaN is not equal to itself");
     let atd = tdesc(RType::Named(t.account));
-    let (x, y) =
-        (record(t.account, &[1, s("o") as i64, strs(&["t"]) as i64]), record(t.account, &[1, s("o") as i64, strs(&["t"]) as i64]));
+    let (x, y) = (
+        record(t.account, &[1, s("o") as i64, strs(&["t"]) as i64]),
+        record(t.account, &[1, s("o") as i64, strs(&["t"]) as i64]),
+    );
     let z = record(t.account, &[1, s("o") as i64, strs(&["u"]) as i64]);
     assert!(eq(x, y, atd) && !eq(x, z, atd));
     let stx = tdesc(RType::Named(t.shape));
-    let (c1, c2, r1) = (variant(t.shape, 0, &[f(1.0)]), variant(t.shape, 0, &[f(1.0)]), variant(t.shape, 1, &[f(1.0), f(1.0)]));
+    let (c1, c2, r1) =
+        (variant(t.shape, 0, &[f(1.0)]), variant(t.shape, 0, &[f(1.0)]), variant(t.shape, 1, &[f(1.0), f(1.0)]));
     assert!(eq(c1, c2, stx) && !eq(c1, r1, stx));
     let empty = enum_unit(t.shape, 2);
     assert!(eq(empty, empty, stx) && !eq(empty, c1, stx));

@@ -45,8 +45,7 @@ pub const TD_BOOL: u32 = 2;
 pub const TD_UNIT: u32 = 3;
 pub const TD_STR: u32 = 4;
 const N_PRIMS: u32 = 5;
-static PRIMS: [RType; N_PRIMS as usize] =
-    [RType::Int, RType::Float, RType::Bool, RType::Unit, RType::Str];
+static PRIMS: [RType; N_PRIMS as usize] = [RType::Int, RType::Float, RType::Bool, RType::Unit, RType::Str];
 
 /// The layout of one version of a user type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,11 +219,7 @@ pub fn reserve_type_key(name: &str, version: u32) -> u32 {
     let mut names = lock(&KEY_NAMES);
     let (key, fresh) = key_for(&mut names, name, version);
     if fresh {
-        let placeholder = Layout {
-            name: name.to_string(),
-            version,
-            kind: LayoutKind::Record { fields: Vec::new() },
-        };
+        let placeholder = Layout { name: name.to_string(), version, kind: LayoutKind::Record { fields: Vec::new() } };
         publish(key, TypeEntry::new(placeholder, true));
     }
     key

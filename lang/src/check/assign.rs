@@ -34,10 +34,20 @@ impl BodyCx<'_, '_> {
         match &target.kind {
             ast::ExprKind::Name(_) | ast::ExprKind::Index(..) => self.assign_path(op, target, value, span),
             ast::ExprKind::Field(base, f) => {
-                let mut d = diag::err(NOT_ASSIGNABLE, format!("record fields cannot be assigned (`.{}`)", f.name), target.span, "a record field");
+                let mut d = diag::err(
+                    NOT_ASSIGNABLE,
+                    format!("record fields cannot be assigned (`.{}`)", f.name),
+                    target.span,
+                    "a record field",
+                );
                 let bh = self.expr(base, None);
                 if let (ast::ExprKind::Name(p), Ty::Named(nt)) = (&base.kind, &bh.ty) {
-                    d = d.with_hint(format!("records are immutable values; write `{p} = {} {{ {}: ..., ..{p} }}`", nt.name, f.name, p = p.name));
+                    d = d.with_hint(format!(
+                        "records are immutable values; write `{p} = {} {{ {}: ..., ..{p} }}`",
+                        nt.name,
+                        f.name,
+                        p = p.name
+                    ));
                 } else {
                     d = d.with_hint("records are immutable values; build a new one with `T { field: value, ..old }`");
                 }
@@ -73,8 +83,13 @@ impl BodyCx<'_, '_> {
             ast::ExprKind::Name(id) => id,
             ast::ExprKind::Field(..) => {
                 self.error(
-                    diag::err(NOT_ASSIGNABLE, "an element of a record field cannot be assigned", target.span, "inside a record field")
-                        .with_hint("records are immutable values; build a new one with `T { field: value, ..old }`"),
+                    diag::err(
+                        NOT_ASSIGNABLE,
+                        "an element of a record field cannot be assigned",
+                        target.span,
+                        "inside a record field",
+                    )
+                    .with_hint("records are immutable values; build a new one with `T { field: value, ..old }`"),
                 );
                 self.loose(cur);
                 idx_exprs.iter().for_each(|i| self.loose(i));
@@ -82,7 +97,12 @@ impl BodyCx<'_, '_> {
                 return error_expr(span);
             }
             _ => {
-                self.error(diag::err(NOT_ASSIGNABLE, "only elements of a `var` can be assigned", cur.span, "not a variable"));
+                self.error(diag::err(
+                    NOT_ASSIGNABLE,
+                    "only elements of a `var` can be assigned",
+                    cur.span,
+                    "not a variable",
+                ));
                 self.loose(cur);
                 idx_exprs.iter().for_each(|i| self.loose(i));
                 self.loose(value);
@@ -115,7 +135,12 @@ impl BodyCx<'_, '_> {
                     return error_expr(span);
                 }
                 other => {
-                    let d = diag::err(MISMATCH, format!("`{other}` cannot be indexed"), ie.span, format!("indexing a `{other}`"));
+                    let d = diag::err(
+                        MISMATCH,
+                        format!("`{other}` cannot be indexed"),
+                        ie.span,
+                        format!("indexing a `{other}`"),
+                    );
                     self.error(d);
                     idx_exprs[j..].iter().for_each(|i| self.loose(i));
                     self.loose(value);
@@ -145,7 +170,12 @@ impl BodyCx<'_, '_> {
                 };
                 if !ok {
                     let sym = super::expr::op_symbol(bop);
-                    self.error(diag::err(MISMATCH, format!("`{sym}=` does not work on `{target_ty}`"), target.span, format!("this is `{target_ty}`")));
+                    self.error(diag::err(
+                        MISMATCH,
+                        format!("`{sym}=` does not work on `{target_ty}`"),
+                        target.span,
+                        format!("this is `{target_ty}`"),
+                    ));
                     return error_expr(span);
                 }
                 let current = self.read_path(&root, &root_ty, &levels, levels.len(), target.span);
@@ -193,10 +223,20 @@ impl BodyCx<'_, '_> {
                     self.use_local(l);
                     return Some((Root::Local(l), ty));
                 }
-                LocalKind::Let => (format!("`{name}` is declared with `let`"), format!("declare it with `var {name} = ...` to assign it")),
-                LocalKind::Param => (format!("`{name}` is a parameter"), format!("copy it into a local first: `var {name} = {name};`")),
-                LocalKind::Pattern => (format!("`{name}` is bound by a pattern"), format!("copy it into a local first: `var {name} = {name};`")),
-                LocalKind::LoopVar => (format!("`{name}` is a loop variable"), "use a `var` declared outside the loop".to_string()),
+                LocalKind::Let => (
+                    format!("`{name}` is declared with `let`"),
+                    format!("declare it with `var {name} = ...` to assign it"),
+                ),
+                LocalKind::Param => {
+                    (format!("`{name}` is a parameter"), format!("copy it into a local first: `var {name} = {name};`"))
+                }
+                LocalKind::Pattern => (
+                    format!("`{name}` is bound by a pattern"),
+                    format!("copy it into a local first: `var {name} = {name};`"),
+                ),
+                LocalKind::LoopVar => {
+                    (format!("`{name}` is a loop variable"), "use a `var` declared outside the loop".to_string())
+                }
             };
             if ty == Ty::Error {
                 return None;

@@ -221,7 +221,14 @@ impl<'n, 'a> BodyCx<'n, 'a> {
     }
 
     /// Packs the checked body.
-    pub fn finish(self, name: Arc<str>, params: Vec<LocalId>, ret: Ty, body: hir::Expr, source: &Arc<str>) -> (hir::Body, Vec<Diagnostic>) {
+    pub fn finish(
+        self,
+        name: Arc<str>,
+        params: Vec<LocalId>,
+        ret: Ty,
+        body: hir::Expr,
+        source: &Arc<str>,
+    ) -> (hir::Body, Vec<Diagnostic>) {
         let b = hir::Body { name, params, ret, locals: self.locals, body, source: source.clone() };
         (b, self.diags)
     }

@@ -34,7 +34,17 @@ pub(super) fn reserved(name: &str, kind: DefKind) -> bool {
 fn arity(b: B) -> usize {
     match b {
         B::NowMs | B::TaskId | B::StopRequested | B::Done | B::WorldAge | B::LatestWorld => 0,
-        B::Print | B::Abs | B::Sqrt | B::Floor | B::Float | B::Int | B::Str | B::Len | B::Trim | B::Upper | B::Lower => 1,
+        B::Print
+        | B::Abs
+        | B::Sqrt
+        | B::Floor
+        | B::Float
+        | B::Int
+        | B::Str
+        | B::Len
+        | B::Trim
+        | B::Upper
+        | B::Lower => 1,
         B::ParseInt | B::ParseFloat | B::Pop | B::Reverse | B::Sort | B::Keys | B::Values => 1,
         B::Sleep | B::Wait | B::Resume | B::Define => 1,
         B::Assert | B::Min | B::Max | B::Pow | B::Contains | B::Split | B::Join | B::Push | B::Concat => 2,
@@ -165,7 +175,12 @@ impl BodyCx<'_, '_> {
     fn bi_vec_same(&mut self, b: B, a: &[ast::Expr], expected: Option<&Ty>) -> Checked {
         let (xs, t) = self.vec_arg(b.name(), &a[0], vec_of(expected));
         if b == B::Sort && !matches!(t, Ty::Int | Ty::Float | Ty::Str | Ty::Error | Ty::Never) {
-            self.error(diag::err(MISMATCH, format!("`sort` sorts ints, floats or strs, found `[{t}]`"), a[0].span, "not sortable"));
+            self.error(diag::err(
+                MISMATCH,
+                format!("`sort` sorts ints, floats or strs, found `[{t}]`"),
+                a[0].span,
+                "not sortable",
+            ));
         }
         let mut hargs = vec![xs];
         hargs.extend(a[1..].iter().map(|x| self.expect(x, &Ty::Int)));
@@ -245,7 +260,12 @@ impl BodyCx<'_, '_> {
             Ty::Int | Ty::Float | Ty::Error => x.ty.clone(),
             Ty::Never => Ty::Error,
             other => {
-                self.error(diag::err(MISMATCH, format!("`{name}` takes an `int` or a `float`, found `{other}`"), span, format!("this is `{other}`")));
+                self.error(diag::err(
+                    MISMATCH,
+                    format!("`{name}` takes an `int` or a `float`, found `{other}`"),
+                    span,
+                    format!("this is `{other}`"),
+                ));
                 Ty::Error
             }
         }
@@ -263,7 +283,12 @@ impl BodyCx<'_, '_> {
             Ty::Vec(t) => (**t).clone(),
             Ty::Error | Ty::Never => Ty::Error,
             other => {
-                self.error(diag::err(MISMATCH, format!("`{name}` takes a vector, found `{other}`"), span, format!("this is `{other}`")));
+                self.error(diag::err(
+                    MISMATCH,
+                    format!("`{name}` takes a vector, found `{other}`"),
+                    span,
+                    format!("this is `{other}`"),
+                ));
                 Ty::Error
             }
         }
@@ -276,7 +301,12 @@ impl BodyCx<'_, '_> {
             Ty::Map(k, v) => ((**k).clone(), (**v).clone()),
             Ty::Error | Ty::Never => (Ty::Error, Ty::Error),
             other => {
-                self.error(diag::err(MISMATCH, format!("`{name}` takes a map, found `{other}`"), e.span, format!("this is `{other}`")));
+                self.error(diag::err(
+                    MISMATCH,
+                    format!("`{name}` takes a map, found `{other}`"),
+                    e.span,
+                    format!("this is `{other}`"),
+                ));
                 (Ty::Error, Ty::Error)
             }
         };

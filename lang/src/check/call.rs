@@ -36,7 +36,12 @@ impl BodyCx<'_, '_> {
                 }
                 let c = self.expr(cur, None);
                 if !c.ty.has_error() {
-                    self.error(diag::err(MISMATCH, format!("only functions can be called, this is `{}`", c.ty), cur.span, "not a function"));
+                    self.error(diag::err(
+                        MISMATCH,
+                        format!("only functions can be called, this is `{}`", c.ty),
+                        cur.span,
+                        "not a function",
+                    ));
                 }
                 links.iter().rev().for_each(|args| args.iter().for_each(|a| self.loose(a)));
                 error_expr(span)
@@ -80,9 +85,15 @@ impl BodyCx<'_, '_> {
                 Ty::Fn(ft) => Some(Callee::Local(l, ft)),
                 Ty::Error => None,
                 other => {
-                    let mut d = diag::err(MISMATCH, format!("`{name}` is `{other}`, not a function"), id.span, format!("cannot be {how}"));
+                    let mut d = diag::err(
+                        MISMATCH,
+                        format!("`{name}` is `{other}`, not a function"),
+                        id.span,
+                        format!("cannot be {how}"),
+                    );
                     if self.ns.function(name).is_some() || Builtin::from_name(name).is_some() {
-                        d = d.with_hint(format!("the local `{name}` hides the function of that name; rename the local"));
+                        d = d
+                            .with_hint(format!("the local `{name}` hides the function of that name; rename the local"));
                     }
                     self.error(d);
                     None
@@ -94,12 +105,22 @@ impl BodyCx<'_, '_> {
         }
         match self.ns.global(name) {
             Some(GlobalEntry::Known(g)) => {
-                let d = diag::err(MISMATCH, format!("`{name}` is a global of type `{}`, not a function", g.ty), id.span, format!("cannot be {how}"));
+                let d = diag::err(
+                    MISMATCH,
+                    format!("`{name}` is a global of type `{}`, not a function", g.ty),
+                    id.span,
+                    format!("cannot be {how}"),
+                );
                 self.error(d);
                 return None;
             }
             Some(GlobalEntry::Pending) => {
-                let d = diag::err(MISMATCH, format!("`{name}` is a global, not a function"), id.span, format!("cannot be {how}"));
+                let d = diag::err(
+                    MISMATCH,
+                    format!("`{name}` is a global, not a function"),
+                    id.span,
+                    format!("cannot be {how}"),
+                );
                 self.error(d);
                 return None;
             }
@@ -113,7 +134,14 @@ impl BodyCx<'_, '_> {
 
     /// Checks call arguments against parameter types, reporting a count
     /// mismatch as `wrong number of arguments: `f` takes N, got M`.
-    fn call_args(&mut self, name: &str, params: &[Ty], sig: Option<&FnSig>, args: &[ast::Expr], span: Span) -> Vec<hir::Expr> {
+    fn call_args(
+        &mut self,
+        name: &str,
+        params: &[Ty],
+        sig: Option<&FnSig>,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Vec<hir::Expr> {
         if args.len() != params.len() {
             let mut d = diag::err(
                 WRONG_ARGS,
@@ -210,17 +238,34 @@ impl BodyCx<'_, '_> {
         let vars: Vec<&str> = ["x", "y", "z", "w"].into_iter().cycle().take(arity).collect();
         let list = vars.join(", ");
         self.error(
-            diag::err(SECOND_CLASS, format!("the builtin `{name}` cannot be passed as a function"), span, "builtin passed as a value")
-                .with_hint(format!("wrap it in a closure like `|{list}| {name}({list})`")),
+            diag::err(
+                SECOND_CLASS,
+                format!("the builtin `{name}` cannot be passed as a function"),
+                span,
+                "builtin passed as a value",
+            )
+            .with_hint(format!("wrap it in a closure like `|{list}| {name}({list})`")),
         );
     }
 
     /// A closure literal passed for an `fn(params) -> ret` parameter.
-    fn closure(&mut self, cps: &[(ast::Ident, Option<ast::TypeExpr>)], body: &ast::Expr, params: &[Ty], ret: Option<&Ty>, span: Span) -> (hir::Expr, Ty) {
+    fn closure(
+        &mut self,
+        cps: &[(ast::Ident, Option<ast::TypeExpr>)],
+        body: &ast::Expr,
+        params: &[Ty],
+        ret: Option<&Ty>,
+        span: Span,
+    ) -> (hir::Expr, Ty) {
         if cps.len() != params.len() {
             self.error(diag::err(
                 MISMATCH,
-                format!("expected a closure with {} (`{}`), found {}", diag::count(params.len(), "parameter"), diag::fn_ty(params, ret), cps.len()),
+                format!(
+                    "expected a closure with {} (`{}`), found {}",
+                    diag::count(params.len(), "parameter"),
+                    diag::fn_ty(params, ret),
+                    cps.len()
+                ),
                 span,
                 format!("takes {}", diag::count(cps.len(), "parameter")),
             ));
@@ -286,12 +331,22 @@ impl BodyCx<'_, '_> {
 
     pub fn latest(&mut self, inner: &ast::Expr, span: Span) -> hir::Expr {
         let ast::ExprKind::Call { callee, args } = &inner.kind else {
-            self.error(diag::err(MISMATCH, "`latest` must be followed by a call of a global function, like `latest f(x)`", inner.span, "not a call"));
+            self.error(diag::err(
+                MISMATCH,
+                "`latest` must be followed by a call of a global function, like `latest f(x)`",
+                inner.span,
+                "not a call",
+            ));
             self.loose(inner);
             return error_expr(span);
         };
         let ast::ExprKind::Name(id) = &callee.kind else {
-            self.error(diag::err(MISMATCH, "`latest` calls a global function by name, like `latest f(x)`", callee.span, "not a function name"));
+            self.error(diag::err(
+                MISMATCH,
+                "`latest` calls a global function by name, like `latest f(x)`",
+                callee.span,
+                "not a function name",
+            ));
             args.iter().for_each(|a| self.loose(a));
             return error_expr(span);
         };
@@ -315,8 +370,13 @@ impl BodyCx<'_, '_> {
             None => {
                 if Builtin::from_name(name).is_some() && self.lookup(name).is_none() && self.ns.global(name).is_none() {
                     self.error(
-                        diag::err(MISMATCH, format!("`latest` calls a global function, but `{name}` is a builtin"), id.span, "a builtin")
-                            .with_hint("builtins are the same in every world: call it without `latest`"),
+                        diag::err(
+                            MISMATCH,
+                            format!("`latest` calls a global function, but `{name}` is a builtin"),
+                            id.span,
+                            "a builtin",
+                        )
+                        .with_hint("builtins are the same in every world: call it without `latest`"),
                     );
                 }
                 args.iter().for_each(|a| self.loose(a));
@@ -328,12 +388,22 @@ impl BodyCx<'_, '_> {
     pub fn spawn(&mut self, is_loop: bool, call: &ast::Expr, span: Span) -> hir::Expr {
         let kw = if is_loop { "spawn loop" } else { "spawn" };
         let ast::ExprKind::Call { callee, args } = &call.kind else {
-            self.error(diag::err(MISMATCH, format!("`{kw}` must be followed by a call of a global function, like `{kw} f(x)`"), call.span, "not a call"));
+            self.error(diag::err(
+                MISMATCH,
+                format!("`{kw}` must be followed by a call of a global function, like `{kw} f(x)`"),
+                call.span,
+                "not a call",
+            ));
             self.loose(call);
             return error_expr(span);
         };
         let ast::ExprKind::Name(id) = &callee.kind else {
-            self.error(diag::err(MISMATCH, format!("`{kw}` starts a global function by name, like `{kw} f(x)`"), callee.span, "not a function name"));
+            self.error(diag::err(
+                MISMATCH,
+                format!("`{kw}` starts a global function by name, like `{kw} f(x)`"),
+                callee.span,
+                "not a function name",
+            ));
             args.iter().for_each(|a| self.loose(a));
             return error_expr(span);
         };
@@ -363,7 +433,10 @@ impl BodyCx<'_, '_> {
                         self.error(
                             diag::err(
                                 MISMATCH,
-                                format!("`spawn loop` needs a step function from a state to the next state, `{name}` is {}", show_sig(name, &sig)),
+                                format!(
+                                    "`spawn loop` needs a step function from a state to the next state, `{name}` is {}",
+                                    show_sig(name, &sig)
+                                ),
                                 id.span,
                                 "not a step function",
                             )
@@ -389,8 +462,13 @@ impl BodyCx<'_, '_> {
             None => {
                 if Builtin::from_name(name).is_some() && self.lookup(name).is_none() && self.ns.global(name).is_none() {
                     self.error(
-                        diag::err(MISMATCH, format!("`{kw}` starts a global function, but `{name}` is a builtin"), id.span, "a builtin")
-                            .with_hint(format!("write a function that calls `{name}` and spawn that")),
+                        diag::err(
+                            MISMATCH,
+                            format!("`{kw}` starts a global function, but `{name}` is a builtin"),
+                            id.span,
+                            "a builtin",
+                        )
+                        .with_hint(format!("write a function that calls `{name}` and spawn that")),
                     );
                 }
                 args.iter().for_each(|a| self.loose(a));

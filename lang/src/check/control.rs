@@ -120,7 +120,11 @@ impl BodyCx<'_, '_> {
                     first => first.clone(),
                 },
             };
-            let mut node = mk(H::If { cond: Box::new(link.cond), then: Box::new(link.then), else_: acc.map(Box::new) }, ty, link.span);
+            let mut node = mk(
+                H::If { cond: Box::new(link.cond), then: Box::new(link.then), else_: acc.map(Box::new) },
+                ty,
+                link.span,
+            );
             // An `else if` must fit like any other `else` branch.
             if let Some(w) = links.last().and_then(|l| l.want.as_ref())
                 && !node.ty.fits(w)
@@ -138,7 +142,11 @@ impl BodyCx<'_, '_> {
             return;
         }
         let d = diag::mismatch(want, &node.ty, node.span);
-        let d = if node.ty == Ty::Unit { d.with_hint("an `if` without `else` has no value: add an `else` branch") } else { d };
+        let d = if node.ty == Ty::Unit {
+            d.with_hint("an `if` without `else` has no value: add an `else` branch")
+        } else {
+            d
+        };
         self.error(d);
     }
 
@@ -168,15 +176,25 @@ impl BodyCx<'_, '_> {
                     Ty::Error | Ty::Never => Ty::Error,
                     Ty::Map(..) => {
                         self.error(
-                            diag::err(MISMATCH, format!("`for` iterates over a range or a vector, found `{}`", h.ty), x.span, "a map")
-                                .with_hint("iterate over `keys(m)` or `values(m)`"),
+                            diag::err(
+                                MISMATCH,
+                                format!("`for` iterates over a range or a vector, found `{}`", h.ty),
+                                x.span,
+                                "a map",
+                            )
+                            .with_hint("iterate over `keys(m)` or `values(m)`"),
                         );
                         Ty::Error
                     }
                     other => {
                         self.error(
-                            diag::err(MISMATCH, format!("`for` iterates over a range or a vector, found `{other}`"), x.span, format!("this is `{other}`"))
-                                .with_hint("write `for i in a..b` or `for x in xs`"),
+                            diag::err(
+                                MISMATCH,
+                                format!("`for` iterates over a range or a vector, found `{other}`"),
+                                x.span,
+                                format!("this is `{other}`"),
+                            )
+                            .with_hint("write `for i in a..b` or `for x in xs`"),
                         );
                         Ty::Error
                     }
@@ -191,7 +209,9 @@ impl BodyCx<'_, '_> {
         self.frame().loops -= 1;
         self.pop_scope();
         let kind = match it {
-            It::Range(start, end) => H::ForRange { var: v, start: Box::new(start), end: Box::new(end), body: Box::new(b) },
+            It::Range(start, end) => {
+                H::ForRange { var: v, start: Box::new(start), end: Box::new(end), body: Box::new(b) }
+            }
             It::Vec(iter) => H::ForVec { var: v, iter: Box::new(iter), body: Box::new(b) },
         };
         mk(kind, Ty::Unit, span)
@@ -201,7 +221,12 @@ impl BodyCx<'_, '_> {
         let ret = self.frame().ret.clone();
         let h = match ret {
             Ret::Outside(what) => {
-                self.error(diag::err(SYNTAX, format!("`return` outside a function (in {what})"), span, "nothing to return from"));
+                self.error(diag::err(
+                    SYNTAX,
+                    format!("`return` outside a function (in {what})"),
+                    span,
+                    "nothing to return from",
+                ));
                 value.into_iter().for_each(|v| self.loose(v));
                 return error_expr(span);
             }
@@ -209,7 +234,10 @@ impl BodyCx<'_, '_> {
                 Some(v) => Some(self.expect(v, &t)),
                 None => {
                     if !Ty::Unit.fits(&t) {
-                        self.error(diag::mismatch(&t, &Ty::Unit, span).with_hint(format!("return a value: `return ...;` (a `{t}`)")));
+                        self.error(
+                            diag::mismatch(&t, &Ty::Unit, span)
+                                .with_hint(format!("return a value: `return ...;` (a `{t}`)")),
+                        );
                     }
                     None
                 }

@@ -54,11 +54,7 @@ pub(super) fn did_you_mean<'c>(d: Diagnostic, name: &str, candidates: impl IntoI
 /// user type), versions are shown so the message is not `expected P, found P`.
 pub(super) fn show_pair(a: &Ty, b: &Ty) -> (String, String) {
     let (sa, sb) = (a.to_string(), b.to_string());
-    if sa == sb && a != b {
-        (Versioned(a).to_string(), Versioned(b).to_string())
-    } else {
-        (sa, sb)
-    }
+    if sa == sb && a != b { (Versioned(a).to_string(), Versioned(b).to_string()) } else { (sa, sb) }
 }
 
 struct Versioned<'t>(&'t Ty);

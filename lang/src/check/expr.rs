@@ -81,10 +81,20 @@ impl BodyCx<'_, '_> {
         }
     }
 
-    fn misplaced_closure(&mut self, params: &[(ast::Ident, Option<ast::TypeExpr>)], body: &ast::Expr, span: Span) -> hir::Expr {
+    fn misplaced_closure(
+        &mut self,
+        params: &[(ast::Ident, Option<ast::TypeExpr>)],
+        body: &ast::Expr,
+        span: Span,
+    ) -> hir::Expr {
         self.error(
-            diag::err(SECOND_CLASS, "a closure can only be passed as an argument for an `fn(...)` parameter", span, "closure used as a value")
-                .with_hint(SECOND_CLASS_RULE),
+            diag::err(
+                SECOND_CLASS,
+                "a closure can only be passed as an argument for an `fn(...)` parameter",
+                span,
+                "closure used as a value",
+            )
+            .with_hint(SECOND_CLASS_RULE),
         );
         self.closure_body_only(params, body);
         error_expr(span)
@@ -131,8 +141,11 @@ impl BodyCx<'_, '_> {
             Some(GlobalEntry::Known(sig)) => return mk(H::Global(Arc::from(name)), sig.ty, span),
             Some(GlobalEntry::Pending) => {
                 self.error(
-                    diag::err(UNKNOWN, format!("`{name}` is not initialised yet"), span, "defined later")
-                        .with_hint(format!("globals are initialised in order: move `{name}` above this, or give it a type annotation")),
+                    diag::err(UNKNOWN, format!("`{name}` is not initialised yet"), span, "defined later").with_hint(
+                        format!(
+                            "globals are initialised in order: move `{name}` above this, or give it a type annotation"
+                        ),
+                    ),
                 );
                 return error_expr(span);
             }
@@ -140,16 +153,28 @@ impl BodyCx<'_, '_> {
         }
         if self.ns.function(name).is_some() {
             self.error(
-                diag::err(SECOND_CLASS, format!("the function `{name}` cannot be used as a value"), span, "function used as a value")
-                    .with_hint(format!("call it (`{name}(...)`) or pass it as an argument for an `fn(...)` parameter"))
-                    .with_hint(SECOND_CLASS_RULE),
+                diag::err(
+                    SECOND_CLASS,
+                    format!("the function `{name}` cannot be used as a value"),
+                    span,
+                    "function used as a value",
+                )
+                .with_hint(format!("call it (`{name}(...)`) or pass it as an argument for an `fn(...)` parameter"))
+                .with_hint(SECOND_CLASS_RULE),
             );
             return error_expr(span);
         }
         if Builtin::from_name(name).is_some() {
             self.error(
-                diag::err(SECOND_CLASS, format!("the builtin `{name}` cannot be used as a value"), span, "builtin used as a value")
-                    .with_hint(format!("call it (`{name}(...)`); to pass it on, wrap it in a closure like `|x| {name}(x)`")),
+                diag::err(
+                    SECOND_CLASS,
+                    format!("the builtin `{name}` cannot be used as a value"),
+                    span,
+                    "builtin used as a value",
+                )
+                .with_hint(format!(
+                    "call it (`{name}(...)`); to pass it on, wrap it in a closure like `|x| {name}(x)`"
+                )),
             );
             return error_expr(span);
         }
@@ -189,7 +214,12 @@ impl BodyCx<'_, '_> {
                     Ty::Int | Ty::Float | Ty::Error => h.ty.clone(),
                     Ty::Never => Ty::Never,
                     other => {
-                        self.error(diag::err(MISMATCH, format!("`-` needs an `int` or a `float`, found `{other}`"), x.span, format!("this is `{other}`")));
+                        self.error(diag::err(
+                            MISMATCH,
+                            format!("`-` needs an `int` or a `float`, found `{other}`"),
+                            x.span,
+                            format!("this is `{other}`"),
+                        ));
                         Ty::Error
                     }
                 };
@@ -256,7 +286,12 @@ impl BodyCx<'_, '_> {
             (a, b) if a == b => Some(a.clone()),
             (a, b) => {
                 let (sa, sb) = diag::show_pair(a, b);
-                let mut d = diag::err(MISMATCH, format!("`{sym}` needs two values of the same type, found `{sa}` and `{sb}`"), span, "different types");
+                let mut d = diag::err(
+                    MISMATCH,
+                    format!("`{sym}` needs two values of the same type, found `{sa}` and `{sb}`"),
+                    span,
+                    "different types",
+                );
                 if let Some(h) = diag::conversion_hint(a, b).or_else(|| diag::conversion_hint(b, a)) {
                     d = d.with_hint(h);
                 }
@@ -270,7 +305,12 @@ impl BodyCx<'_, '_> {
                 if let Some(t) = &common
                     && !matches!(t, Ty::Int | Ty::Float | Ty::Str | Ty::Never)
                 {
-                    self.error(diag::err(MISMATCH, format!("`{sym}` compares ints, floats or strs, found `{t}`"), span, "not ordered"));
+                    self.error(diag::err(
+                        MISMATCH,
+                        format!("`{sym}` compares ints, floats or strs, found `{t}`"),
+                        span,
+                        "not ordered",
+                    ));
                 }
                 Ty::Bool
             }
@@ -285,7 +325,12 @@ impl BodyCx<'_, '_> {
                         t
                     } else {
                         let what = if op == BinOp::Add { "ints, floats or strs" } else { "ints or floats" };
-                        let mut d = diag::err(MISMATCH, format!("`{sym}` works on {what}, found `{t}`"), span, "unsupported operands");
+                        let mut d = diag::err(
+                            MISMATCH,
+                            format!("`{sym}` works on {what}, found `{t}`"),
+                            span,
+                            "unsupported operands",
+                        );
                         if op == BinOp::Add && matches!(t, Ty::Vec(_)) {
                             d = d.with_hint("join vectors with `concat(a, b)`");
                         }
@@ -343,7 +388,12 @@ impl BodyCx<'_, '_> {
                         mk(H::Field { base: Box::new(bh), index: i as u32 }, fty, span)
                     }
                     None => {
-                        let d = diag::err(UNKNOWN, format!("`{}` has no field `{}`", nt.name, f.name), f.span, "no such field");
+                        let d = diag::err(
+                            UNKNOWN,
+                            format!("`{}` has no field `{}`", nt.name, f.name),
+                            f.span,
+                            "no such field",
+                        );
                         let d = diag::did_you_mean(d, &f.name, info.fields().iter().map(|fi| &*fi.name));
                         self.error(d);
                         error_expr(span)
@@ -380,7 +430,12 @@ impl BodyCx<'_, '_> {
                 error_expr(span)
             }
             other => {
-                let mut d = diag::err(MISMATCH, format!("`{other}` cannot be indexed"), base_span, format!("this is `{other}`"));
+                let mut d = diag::err(
+                    MISMATCH,
+                    format!("`{other}` cannot be indexed"),
+                    base_span,
+                    format!("this is `{other}`"),
+                );
                 if other == Ty::Str {
                     d = d.with_hint("strings have no indexing; use `split`, `contains` or `slice` on a vector");
                 }
@@ -468,7 +523,12 @@ impl BodyCx<'_, '_> {
                 None => {
                     let h = self.expr(k, None);
                     if !matches!(h.ty, Ty::Int | Ty::Str | Ty::Bool | Ty::Error | Ty::Never) {
-                        self.error(diag::err(MISMATCH, format!("map keys must be `int`, `str` or `bool`, found `{}`", h.ty), k.span, "not a key type"));
+                        self.error(diag::err(
+                            MISMATCH,
+                            format!("map keys must be `int`, `str` or `bool`, found `{}`", h.ty),
+                            k.span,
+                            "not a key type",
+                        ));
                         kt = Some(Ty::Error);
                     } else if !matches!(h.ty, Ty::Never) {
                         kt = Some(h.ty.clone());

@@ -88,15 +88,25 @@ fn declare_names(prog: &ast::Program, ns: &mut Namespace, diags: &mut Vec<Diagno
         };
         if reserved(&name.name, kind) {
             diags.push(
-                diag::err(RESERVED, format!("`{}` is a builtin and cannot be redefined", name.name), name.span, "reserved")
-                    .with_hint("pick another name"),
+                diag::err(
+                    RESERVED,
+                    format!("`{}` is a builtin and cannot be redefined", name.name),
+                    name.span,
+                    "reserved",
+                )
+                .with_hint("pick another name"),
             );
             continue;
         }
         if !ns.claim(&name.name) {
             diags.push(
-                diag::err(RESERVED, format!("`{}` is defined twice in this input", name.name), name.span, "defined again")
-                    .with_hint("remove or rename one of the definitions"),
+                diag::err(
+                    RESERVED,
+                    format!("`{}` is defined twice in this input", name.name),
+                    name.span,
+                    "defined again",
+                )
+                .with_hint("remove or rename one of the definitions"),
             );
             continue;
         }
@@ -104,8 +114,13 @@ fn declare_names(prog: &ast::Program, ns: &mut Namespace, diags: &mut Vec<Diagno
             && old != kind_word(kind)
         {
             diags.push(
-                diag::err(RESERVED, format!("`{}` is already a {old}", name.name), name.span, format!("already a {old}"))
-                    .with_hint(format!("a name keeps its kind: pick another name, or `forget {};` it first", name.name)),
+                diag::err(
+                    RESERVED,
+                    format!("`{}` is already a {old}", name.name),
+                    name.span,
+                    format!("already a {old}"),
+                )
+                .with_hint(format!("a name keeps its kind: pick another name, or `forget {};` it first", name.name)),
             );
             continue;
         }
@@ -140,7 +155,12 @@ fn env_kind(env: &dyn Env, name: &str) -> Option<&'static str> {
 
 /// Step 1: user types. Names first (so field types may refer to any type of
 /// the transaction, recursively), then fields and payloads.
-fn collect_types(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace, diags: &mut Vec<Diagnostic>) -> Vec<(usize, Arc<TypeInfo>)> {
+fn collect_types(
+    prog: &ast::Program,
+    live: &HashSet<usize>,
+    ns: &mut Namespace,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(usize, Arc<TypeInfo>)> {
     let mut named = Vec::new();
     for (i, item) in prog.items.iter().enumerate() {
         let (name, is_enum) = match item {
@@ -161,7 +181,12 @@ fn collect_types(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace,
                 let mut fields = Vec::new();
                 for f in &d.fields {
                     if !seen.insert(f.name.name.as_str()) {
-                        diags.push(diag::err(SYNTAX, format!("field `{}` is declared twice", f.name.name), f.name.span, "declared again"));
+                        diags.push(diag::err(
+                            SYNTAX,
+                            format!("field `{}` is declared twice", f.name.name),
+                            f.name.span,
+                            "declared again",
+                        ));
                         continue;
                     }
                     let ty = resolve(ns, &f.ty, TyPos::Field, diags);
@@ -174,7 +199,12 @@ fn collect_types(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace,
                 let mut variants = Vec::new();
                 for v in &d.variants {
                     if !seen.insert(v.name.name.as_str()) {
-                        diags.push(diag::err(SYNTAX, format!("variant `{}` is declared twice", v.name.name), v.name.span, "declared again"));
+                        diags.push(diag::err(
+                            SYNTAX,
+                            format!("variant `{}` is declared twice", v.name.name),
+                            v.name.span,
+                            "declared again",
+                        ));
                         continue;
                     }
                     let payload = v.payload.iter().map(|t| resolve(ns, t, TyPos::Payload, diags)).collect();
@@ -192,7 +222,12 @@ fn collect_types(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace,
 }
 
 /// Step 2: function signatures.
-fn collect_sigs(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace, diags: &mut Vec<Diagnostic>) -> HashMap<usize, FnSig> {
+fn collect_sigs(
+    prog: &ast::Program,
+    live: &HashSet<usize>,
+    ns: &mut Namespace,
+    diags: &mut Vec<Diagnostic>,
+) -> HashMap<usize, FnSig> {
     let mut out = HashMap::new();
     for (i, item) in prog.items.iter().enumerate() {
         let Item::Fn(fd) = item else { continue };
@@ -203,7 +238,12 @@ fn collect_sigs(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace, 
         let mut params = Vec::new();
         for p in &fd.params {
             if !seen.insert(p.name.name.as_str()) {
-                diags.push(diag::err(SYNTAX, format!("parameter `{}` appears twice", p.name.name), p.name.span, "declared again"));
+                diags.push(diag::err(
+                    SYNTAX,
+                    format!("parameter `{}` appears twice", p.name.name),
+                    p.name.span,
+                    "declared again",
+                ));
             }
             params.push((Arc::from(p.name.name.as_str()), resolve(ns, &p.ty, TyPos::Param, diags)));
         }
@@ -220,7 +260,12 @@ fn collect_sigs(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace, 
 
 /// Step 3a: annotated globals are known before any initialiser is checked;
 /// the others become known in source order.
-fn pre_register_globals(prog: &ast::Program, live: &HashSet<usize>, ns: &mut Namespace, diags: &mut Vec<Diagnostic>) -> Vec<(usize, Option<Ty>)> {
+fn pre_register_globals(
+    prog: &ast::Program,
+    live: &HashSet<usize>,
+    ns: &mut Namespace,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(usize, Option<Ty>)> {
     let mut out = Vec::new();
     for (i, item) in prog.items.iter().enumerate() {
         let Item::Global(g) = item else { continue };
@@ -295,7 +340,14 @@ fn check_globals(
     out
 }
 
-fn check_fn(fd: &ast::FnDef, sig: FnSig, item: usize, source: &Arc<str>, ns: &Namespace, diags: &mut Vec<Diagnostic>) -> CheckedFn {
+fn check_fn(
+    fd: &ast::FnDef,
+    sig: FnSig,
+    item: usize,
+    source: &Arc<str>,
+    ns: &Namespace,
+    diags: &mut Vec<Diagnostic>,
+) -> CheckedFn {
     let mut cx = BodyCx::new(ns, Ret::Fixed(sig.ret.clone()));
     let params = sig.params.iter().map(|(n, t)| cx.declare(n, t.clone(), LocalKind::Param)).collect();
     let body = cx.block(&fd.body, Some(&sig.ret));

@@ -12,7 +12,13 @@ use crate::types::Ty;
 use std::sync::Arc;
 
 impl BodyCx<'_, '_> {
-    pub fn match_expr(&mut self, scrutinee: &ast::Expr, arms: &[ast::Arm], span: Span, expected: Option<&Ty>) -> hir::Expr {
+    pub fn match_expr(
+        &mut self,
+        scrutinee: &ast::Expr,
+        arms: &[ast::Arm],
+        span: Span,
+        expected: Option<&Ty>,
+    ) -> hir::Expr {
         let s = self.expr(scrutinee, None);
         let sty = s.ty.clone();
         let mut result: Option<Ty> = expected.cloned();
@@ -50,13 +56,28 @@ impl BodyCx<'_, '_> {
         let d = match sty {
             Ty::Named(nt) if nt.is_enum => {
                 let verb = if missing.len() == 1 { "is" } else { "are" };
-                diag::err(NOT_EXHAUSTIVE, format!("{} {verb} not covered", diag::list_and(missing)), at, format!("a `{}` may be {}", nt.name, diag::list_and(missing)))
-                    .with_hint("add an arm for each missing case, or a `_ => ...` arm")
+                diag::err(
+                    NOT_EXHAUSTIVE,
+                    format!("{} {verb} not covered", diag::list_and(missing)),
+                    at,
+                    format!("a `{}` may be {}", nt.name, diag::list_and(missing)),
+                )
+                .with_hint("add an arm for each missing case, or a `_ => ...` arm")
             }
-            Ty::Bool => diag::err(NOT_EXHAUSTIVE, format!("{} not covered", diag::list_and(missing)), at, "missing cases")
-                .with_hint("add the missing arm, or a `_ => ...` arm"),
-            _ => diag::err(NOT_EXHAUSTIVE, format!("a match on `{sty}` needs a `_` arm"), at, format!("not every `{sty}` is covered"))
-                .with_hint(format!("add a last arm `_ => ...` (or a binding like `other => ...`) for the remaining {}", missing.first().map(|m| if m == "_" { "values" } else { "cases" }).unwrap_or("values"))),
+            Ty::Bool => {
+                diag::err(NOT_EXHAUSTIVE, format!("{} not covered", diag::list_and(missing)), at, "missing cases")
+                    .with_hint("add the missing arm, or a `_ => ...` arm")
+            }
+            _ => diag::err(
+                NOT_EXHAUSTIVE,
+                format!("a match on `{sty}` needs a `_` arm"),
+                at,
+                format!("not every `{sty}` is covered"),
+            )
+            .with_hint(format!(
+                "add a last arm `_ => ...` (or a binding like `other => ...`) for the remaining {}",
+                missing.first().map(|m| if m == "_" { "values" } else { "cases" }).unwrap_or("values")
+            )),
         };
         self.error(d);
     }
@@ -81,7 +102,9 @@ impl BodyCx<'_, '_> {
             ast::PatternKind::Int(n) => self.literal_pat(Pat::Int(*n), Ty::Int, ty, p.span),
             ast::PatternKind::Str(s) => self.literal_pat(Pat::Str(Arc::from(s.as_str())), Ty::Str, ty, p.span),
             ast::PatternKind::Bool(b) => self.literal_pat(Pat::Bool(*b), Ty::Bool, ty, p.span),
-            ast::PatternKind::Variant { enum_name, variant, args } => self.variant_pat(enum_name, variant, args, ty, p.span),
+            ast::PatternKind::Variant { enum_name, variant, args } => {
+                self.variant_pat(enum_name, variant, args, ty, p.span)
+            }
         }
     }
 
@@ -89,7 +112,10 @@ impl BodyCx<'_, '_> {
         if lit == *ty || matches!(ty, Ty::Error | Ty::Never) {
             return pat;
         }
-        self.error(diag::err(MISMATCH, format!("expected `{ty}`, found `{lit}`"), span, format!("this pattern is `{lit}`")).with_hint(format!("the value matched is `{ty}`")));
+        self.error(
+            diag::err(MISMATCH, format!("expected `{ty}`, found `{lit}`"), span, format!("this pattern is `{lit}`"))
+                .with_hint(format!("the value matched is `{ty}`")),
+        );
         Pat::Wild
     }
 
@@ -112,7 +138,12 @@ impl BodyCx<'_, '_> {
                 if self.ns.type_info(&en.name).is_none() {
                     self.report_unknown_type(en);
                 } else {
-                    self.error(diag::err(MISMATCH, format!("expected `{other}`, found a `{}` pattern", en.name), span, format!("the value matched is `{other}`")));
+                    self.error(diag::err(
+                        MISMATCH,
+                        format!("expected `{other}`, found a `{}` pattern", en.name),
+                        span,
+                        format!("the value matched is `{other}`"),
+                    ));
                 }
                 return bail(self);
             }
@@ -124,7 +155,12 @@ impl BodyCx<'_, '_> {
                 let d = diag::unknown(&en.name, en.span, "no enum with this name");
                 diag::did_you_mean(d, &en.name, [&*nt.name])
             } else {
-                diag::err(MISMATCH, format!("expected `{}`, found a `{}` pattern", nt.name, en.name), span, format!("the value matched is `{}`", nt.name))
+                diag::err(
+                    MISMATCH,
+                    format!("expected `{}`, found a `{}` pattern", nt.name, en.name),
+                    span,
+                    format!("the value matched is `{}`", nt.name),
+                )
             };
             self.error(d);
             return bail(self);
@@ -140,7 +176,13 @@ impl BodyCx<'_, '_> {
         if args.len() != payload.len() {
             self.error(diag::err(
                 WRONG_ARGS,
-                format!("`{}::{}` has {}, the pattern has {}", en.name, v.name, diag::count(payload.len(), "value"), args.len()),
+                format!(
+                    "`{}::{}` has {}, the pattern has {}",
+                    en.name,
+                    v.name,
+                    diag::count(payload.len(), "value"),
+                    args.len()
+                ),
                 span,
                 format!("expected {}", diag::count(payload.len(), "pattern")),
             ));

@@ -79,11 +79,7 @@ impl<'a> Namespace<'a> {
     }
 
     pub fn named_ty(&self, name: &str) -> Option<Arc<NamedTy>> {
-        if self.is_tx(name) {
-            self.named.get(name).cloned()
-        } else {
-            self.env.type_info(name).map(|i| i.named.clone())
-        }
+        if self.is_tx(name) { self.named.get(name).cloned() } else { self.env.type_info(name).map(|i| i.named.clone()) }
     }
 
     pub fn type_info(&self, name: &str) -> Option<Arc<TypeInfo>> {
@@ -108,11 +104,7 @@ impl<'a> Namespace<'a> {
     }
 
     pub fn global(&self, name: &str) -> Option<GlobalEntry> {
-        if self.is_tx(name) {
-            self.globals.get(name).cloned()
-        } else {
-            self.env.global(name).map(GlobalEntry::Known)
-        }
+        if self.is_tx(name) { self.globals.get(name).cloned() } else { self.env.global(name).map(GlobalEntry::Known) }
     }
 
     /// Every global name, for `did you mean` hints (builtins included).

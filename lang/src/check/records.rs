@@ -6,11 +6,17 @@ use super::diag::{self, MISMATCH, SYNTAX, UNKNOWN, WRONG_ARGS};
 use crate::ast;
 use crate::hir::{self, ExprKind as H};
 use crate::span::Span;
-use crate::types::{TypeInfo, Ty};
+use crate::types::{Ty, TypeInfo};
 use std::sync::Arc;
 
 impl BodyCx<'_, '_> {
-    pub fn record_lit(&mut self, name: &ast::Ident, fields: &[(ast::Ident, ast::Expr)], base: Option<&ast::Expr>, span: Span) -> hir::Expr {
+    pub fn record_lit(
+        &mut self,
+        name: &ast::Ident,
+        fields: &[(ast::Ident, ast::Expr)],
+        base: Option<&ast::Expr>,
+        span: Span,
+    ) -> hir::Expr {
         let info = match self.ns.type_info(&name.name) {
             Some(info) if !info.named.is_enum => info,
             other => {
@@ -82,7 +88,12 @@ impl BodyCx<'_, '_> {
         let d = if duplicate {
             diag::err(SYNTAX, format!("field `{}` is given twice", fid.name), fid.span, "given again")
         } else {
-            let d = diag::err(UNKNOWN, format!("`{}` has no field `{}`", info.named.name, fid.name), fid.span, "no such field");
+            let d = diag::err(
+                UNKNOWN,
+                format!("`{}` has no field `{}`", info.named.name, fid.name),
+                fid.span,
+                "no such field",
+            );
             diag::did_you_mean(d, &fid.name, info.fields().iter().map(|f| &*f.name))
         };
         self.error(d);
@@ -111,8 +122,13 @@ impl BodyCx<'_, '_> {
         let key = (tname.clone(), i);
         if self.defaults_in_progress.contains(&key) {
             self.error(
-                diag::err(MISMATCH, format!("the default of `{tname}.{}` needs itself", field.name), at, "default refers to itself")
-                    .with_hint("a field default may not build a value that uses the same default"),
+                diag::err(
+                    MISMATCH,
+                    format!("the default of `{tname}.{}` needs itself", field.name),
+                    at,
+                    "default refers to itself",
+                )
+                .with_hint("a field default may not build a value that uses the same default"),
             );
             return error_expr(at);
         }
@@ -202,11 +218,23 @@ impl BodyCx<'_, '_> {
 fn respan(e: &mut hir::Expr, at: Span) {
     e.span = at;
     match &mut e.kind {
-        H::Int(_) | H::Float(_) | H::Bool(_) | H::Str(_) | H::Unit | H::Local(_) | H::Global(_) | H::FnRef(_) | H::Break | H::Continue => {}
+        H::Int(_)
+        | H::Float(_)
+        | H::Bool(_)
+        | H::Str(_)
+        | H::Unit
+        | H::Local(_)
+        | H::Global(_)
+        | H::FnRef(_)
+        | H::Break
+        | H::Continue => {}
         H::Closure(c) => respan(&mut c.body, at),
-        H::Call { args, .. } | H::CallLocal { args, .. } | H::Builtin { args, .. } | H::Spawn { args, .. } | H::VecLit(args) | H::Variant { args, .. } => {
-            args.iter_mut().for_each(|a| respan(a, at))
-        }
+        H::Call { args, .. }
+        | H::CallLocal { args, .. }
+        | H::Builtin { args, .. }
+        | H::Spawn { args, .. }
+        | H::VecLit(args)
+        | H::Variant { args, .. } => args.iter_mut().for_each(|a| respan(a, at)),
         H::Record { fields, .. } => fields.iter_mut().for_each(|a| respan(a, at)),
         H::Unary(_, x) | H::Field { base: x, .. } => respan(x, at),
         H::Binary(_, a, b) | H::Index { base: a, index: b } | H::While { cond: a, body: b } => {

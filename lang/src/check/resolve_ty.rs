@@ -87,13 +87,8 @@ fn go(ns: &Namespace, te: &TypeExpr, pos: TyPos, diags: &mut Vec<Diagnostic>, de
             };
             if pos != TyPos::Param {
                 diags.push(
-                    diag::err(
-                        SECOND_CLASS,
-                        pos.refusal(),
-                        te.span,
-                        "function type not allowed here",
-                    )
-                    .with_hint(SECOND_CLASS_RULE),
+                    diag::err(SECOND_CLASS, pos.refusal(), te.span, "function type not allowed here")
+                        .with_hint(SECOND_CLASS_RULE),
                 );
                 return Ty::Error;
             }

@@ -49,7 +49,12 @@ fn tokens(text: &str) -> Vec<&str> {
 /// The transaction without definitions whose text equals their current
 /// version token for token (they create no version); `keep` names are kept
 /// regardless (dependents being re-checked).
-pub(super) fn drop_unchanged(prog: &ast::Program, source: &str, world: &World, keep: &HashSet<Arc<str>>) -> ast::Program {
+pub(super) fn drop_unchanged(
+    prog: &ast::Program,
+    source: &str,
+    world: &World,
+    keep: &HashSet<Arc<str>>,
+) -> ast::Program {
     let items = prog
         .items
         .iter()
@@ -73,7 +78,7 @@ pub(super) fn needs_semicolon(prog: &ast::Program, source: &str) -> bool {
     match prog.items.last() {
         Some(item @ (Item::Global(_) | Item::Expr(_))) => {
             let rest = &source[(item.span().end as usize).min(source.len())..];
-            !tokens(rest).first().is_some_and(|t| *t == ";")
+            tokens(rest).first().is_none_or(|t| *t != ";")
         }
         _ => false,
     }
@@ -84,7 +89,7 @@ pub(super) fn ends_with_expression(prog: &ast::Program, source: &str) -> bool {
     match prog.items.last() {
         Some(Item::Expr(e)) => {
             let rest = &source[(e.span.end as usize).min(source.len())..];
-            !tokens(rest).first().is_some_and(|t| *t == ";")
+            tokens(rest).first().is_none_or(|t| *t != ";")
         }
         _ => false,
     }

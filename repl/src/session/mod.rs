@@ -143,11 +143,13 @@ impl Engine {
         let had_defs = prog.items.iter().any(|i| def_name(i).is_some() || matches!(i, Item::Forget(_)));
         let forgets = forgotten(&prog, &world).map_err(|d| Failure::Check(render(&d, source_name, source)))?;
         let all_items = prog.items;
-        let prog = ast::Program { items: all_items.iter().filter(|i| !matches!(i, Item::Forget(_))).cloned().collect() };
+        let prog =
+            ast::Program { items: all_items.iter().filter(|i| !matches!(i, Item::Forget(_))).cloned().collect() };
         let kept = drop_unchanged(&prog, source, &world, &HashSet::new());
         let src: Arc<str> = Arc::from(source);
         let env = Hiding { world: &world, hidden: &forgets };
-        let checked = check_transaction(&kept, &src, &env).map_err(|d| Failure::Check(render(&d, source_name, source)))?;
+        let checked =
+            check_transaction(&kept, &src, &env).map_err(|d| Failure::Check(render(&d, source_name, source)))?;
         let ours: HashSet<Arc<str>> = kept.items.iter().filter_map(|i| def_name(i).map(Arc::from)).collect();
         if let Some(msg) = still_used(&world, &forgets, &ours) {
             return Err(Failure::Check(msg));
@@ -161,15 +163,17 @@ impl Engine {
         let dependents: Vec<(Arc<str>, Arc<str>)> = candidates
             .into_iter()
             .filter(|(name, m)| {
-                !ours.contains(name) && !forgets.contains(name) && m.uses.iter().any(|u| changed.contains(u) && u != name)
+                !ours.contains(name)
+                    && !forgets.contains(name)
+                    && m.uses.iter().any(|u| changed.contains(u) && u != name)
             })
             .map(|(name, m)| (name, m.text))
             .collect();
         let (checked, texts) = if dependents.is_empty() {
             {
-            let texts = texts_of(&kept, &src, &checked, &HashSet::new());
-            (checked, texts)
-        }
+                let texts = texts_of(&kept, &src, &checked, &HashSet::new());
+                (checked, texts)
+            }
         } else {
             // The input keeps its offsets (line numbers stay right); each
             // part ends with the `;` a `let`/`var`/expression needs when
@@ -216,7 +220,11 @@ impl Engine {
         })?;
         let ack = had_defs.then(|| {
             let items = ack_items(&all_items, &ours, &committed.versions);
-            if items.is_empty() { "unchanged".to_string() } else { format!("world {}: {}", committed.world.age, items.join(", ")) }
+            if items.is_empty() {
+                "unchanged".to_string()
+            } else {
+                format!("world {}: {}", committed.world.age, items.join(", "))
+            }
         });
         let compiled = committed.compiled.iter().map(|n| n.to_string()).collect();
         Ok(Transacted { ack, exprs: committed.exprs, echo_last, compiled })
@@ -228,7 +236,13 @@ impl Session {
         let program = Program::new();
         let shared = program.shared.clone();
         let timeout_ms = std::sync::atomic::AtomicU64::new(millis(config.timeout));
-        let engine = Engine { program: Mutex::new(program), shared, config, timeout_ms, interrupt: Arc::new(Interrupt::default()) };
+        let engine = Engine {
+            program: Mutex::new(program),
+            shared,
+            config,
+            timeout_ms,
+            interrupt: Arc::new(Interrupt::default()),
+        };
         Session { engine: Arc::new(engine) }
     }
 
@@ -268,7 +282,10 @@ impl Session {
     pub fn clif(&self, name: &str) -> Result<String, Failure> {
         let world = self.engine.shared.newest();
         let Some(entry) = world.fns.get(name) else {
-            return Err(Failure::Check(format!("error: unknown name `{name}`: no function of that name in world {}", world.age)));
+            return Err(Failure::Check(format!(
+                "error: unknown name `{name}`: no function of that name in world {}",
+                world.age
+            )));
         };
         let text: Arc<str> = entry.meta.text.clone();
         let (prog, _) = lang::parser::parse(&text);
@@ -302,7 +319,10 @@ impl Session {
         };
         let Some(target) = target else {
             let what = version.map(|v| format!("no version v{v}")).unwrap_or_else(|| "no earlier version".into());
-            return Err((None, Failure::Check(format!("error: unknown name: `{name}` has {what}; see :history {name}"))));
+            return Err((
+                None,
+                Failure::Check(format!("error: unknown name: `{name}` has {what}; see :history {name}")),
+            ));
         };
         let text = target.text.to_string();
         self.input(&text, &format!("<{name} v{}>", target.version))
