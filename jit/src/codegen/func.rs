@@ -439,16 +439,10 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let one = self.iconst(types::I64, 1);
         let old = self.b.ins().atomic_rmw(types::I64, MemFlagsData::trusted(), AtomicRmwOp::Sub, p, one);
         let last = self.b.ins().icmp_imm_s(IntCC::Equal, old, 1);
-        let free = self.b.create_block();
-        let cont = self.b.create_block();
-        self.b.set_cold_block(free);
-        self.b.ins().brif(last, free, &[], cont, &[]);
-        self.b.switch_to_block(free);
-        self.b.seal_block(free);
+        let cont = self.begin_cold(last);
         self.call_helper("rt_free", &[p])?;
         self.b.ins().jump(cont, &[]);
-        self.b.switch_to_block(cont);
-        self.b.seal_block(cont);
+        self.end_cold(cont);
         Ok(())
     }
 
