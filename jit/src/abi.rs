@@ -107,6 +107,17 @@ impl Output for Stdout {
     }
 }
 
+/// Standard error, line by line (background tasks in transcripts).
+pub struct Stderr;
+
+impl Output for Stderr {
+    fn write_line(&self, line: &str) {
+        use std::io::Write;
+        let mut out = std::io::stderr().lock();
+        let _ = writeln!(out, "{line}");
+    }
+}
+
 /// What one evaluation (a top-level expression, a call of `main`, an
 /// initialiser) owns on the Rust side. Lives on the evaluating thread.
 pub struct EvalState {

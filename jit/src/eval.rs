@@ -6,6 +6,7 @@
 use crate::abi::{self, Ctx, EvalState, Frame, Output, RuntimeError};
 use crate::program::{Shared, World};
 use crate::runtime::helpers::{AbiTy, Helper};
+use crate::tasks::{LiveEval, TaskSignals};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -31,12 +32,20 @@ fn stack_pointer() -> usize {
 
 /// Runs `f` on a thread with a stack large enough for deep Strata recursion.
 pub fn run_on_eval_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> std::io::Result<T> {
-    let handle =
-        std::thread::Builder::new().name("strata-eval".into()).stack_size(EVAL_STACK_SIZE).spawn(move || {
-            STACK_FLOOR.with(|c| c.set(stack_pointer().saturating_sub(EVAL_STACK_SIZE) + STACK_MARGIN));
-            f()
-        })?;
+    let handle = spawn_eval_thread("strata-eval".into(), f)?;
     handle.join().map_err(|_| std::io::Error::other("the evaluation thread panicked"))
+}
+
+/// Starts a thread that can run evaluations (a large stack whose floor the
+/// stack checks know).
+pub fn spawn_eval_thread<T: Send + 'static>(
+    name: String,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<T>> {
+    std::thread::Builder::new().name(name).stack_size(EVAL_STACK_SIZE).spawn(move || {
+        STACK_FLOOR.with(|c| c.set(stack_pointer().saturating_sub(EVAL_STACK_SIZE) + STACK_MARGIN));
+        f()
+    })
 }
 
 fn stack_limit() -> usize {
@@ -117,6 +126,10 @@ pub struct EvalHost {
     latest_ctxs: RefCell<Vec<(Box<Ctx>, Arc<World>)>>,
     definer: Option<Definer>,
     in_initialiser: bool,
+    /// The task this evaluation belongs to, if any.
+    task: Option<Arc<TaskSignals>>,
+    /// What `:which`/`:closures` see of this evaluation.
+    live: Arc<LiveEval>,
 }
 
 /// Commits source text as a transaction from running code (`define`):
@@ -135,6 +148,8 @@ pub struct EvalOptions {
     /// Bytes the evaluation may allocate (net) before it fails with
     /// `out of memory`.
     pub memory_limit: u64,
+    /// The task the evaluation runs for (`None`: the session's own input).
+    pub task: Option<Arc<TaskSignals>>,
 }
 
 /// The default per-evaluation heap limit (SPEC section 9): 1 GiB.
@@ -177,6 +192,31 @@ pub(crate) unsafe fn run_thunk(
     ret: &lang::types::Ty,
     opts: EvalOptions,
 ) -> Result<OwnedValue, RuntimeError> {
+    // SAFETY: the caller guarantees `thunk` is an entry thunk, compiled
+    // with the signature `extern "C" fn(*mut Ctx, *mut u64) -> u8`, whose
+    // module stays alive.
+    unsafe {
+        let f: extern "C" fn(*const Ctx, *mut u64) -> u8 = std::mem::transmute(thunk);
+        run_entry(world, shared, ret, opts, &|ctx, out| f(ctx, out))
+    }
+}
+
+/// Runs one top-level evaluation in `world`: `invoke(ctx, out)` calls the
+/// compiled code, which leaves a value of type `ret` in `out` and answers
+/// its status. Commits the evaluation's global writes if it succeeds.
+///
+/// # Safety
+/// `invoke` must call code compiled for `world` (alive during the call)
+/// that follows the entry convention.
+pub(crate) unsafe fn run_entry(
+    world: Arc<World>,
+    shared: Arc<Shared>,
+    ret: &lang::types::Ty,
+    opts: EvalOptions,
+    invoke: &dyn Fn(*const Ctx, *mut u64) -> u8,
+) -> Result<OwnedValue, RuntimeError> {
+    let live = Arc::new(LiveEval::new(opts.task.as_ref().map_or(0, |t| t.id)));
+    shared.tasks.enter(&live);
     let host = EvalHost {
         world: world.clone(),
         shared: shared.clone(),
@@ -186,6 +226,8 @@ pub(crate) unsafe fn run_thunk(
         latest_ctxs: RefCell::new(Vec::new()),
         definer: opts.definer,
         in_initialiser: opts.in_initialiser,
+        task: opts.task,
+        live: live.clone(),
     };
     let limit = stack_limit();
     let state = EvalState { error: RefCell::new(None), output: opts.output, stack_limit: limit, host: Some(host) };
@@ -200,13 +242,7 @@ pub(crate) unsafe fn run_thunk(
     let watchdog = opts.timeout.map(|t| Watchdog::start(t, opts.interrupt.clone()));
     let memory_watch = crate::memory::Watch::start(opts.memory_limit, &opts.interrupt);
     let mut out: u64 = 0;
-    // SAFETY: the caller guarantees `thunk` is an entry thunk, compiled
-    // with the signature `extern "C" fn(*mut Ctx, *mut u64) -> u8`, whose
-    // module stays alive.
-    let status = unsafe {
-        let f: extern "C" fn(*const Ctx, *mut u64) -> u8 = std::mem::transmute(thunk);
-        f(&*ctx, &mut out)
-    };
+    let status = invoke(&*ctx, &mut out);
     drop(memory_watch);
     drop(watchdog);
     opts.interrupt.unregister(&ctx);
@@ -232,6 +268,7 @@ pub(crate) unsafe fn run_thunk(
     };
     shared.globals.discard(&mut host.writes.borrow_mut());
     shared.globals.release_reads(&mut host.reads.borrow_mut());
+    shared.tasks.leave(&live);
     result
 }
 
@@ -412,49 +449,136 @@ unsafe extern "C" fn rt_latest_release(ctx: *mut Ctx, latest: *mut Ctx) {
     }
 }
 
-// ----- task builtins, while there are no tasks ---------------------------
-// Until tasks exist (issue 5) every evaluation runs outside a task and no
-// task id is known; these are the spec's answers for exactly that case.
+// ----- task builtins ---------------------------------------------------------
+
+/// Whether the evaluation of `ctx` has been asked to stop (interrupt,
+/// timeout, memory); if so its error is recorded.
+///
+/// # Safety
+/// `ctx` must be a live context.
+unsafe fn must_stop(ctx: *mut Ctx) -> bool {
+    // SAFETY: as the caller guarantees.
+    unsafe { (*ctx).stack_limit.load(Ordering::SeqCst) == usize::MAX && rt_stack_check(ctx) != 0 }
+}
 
 /// `sleep(ms)`: waits, in short slices so that an interrupt or timeout
 /// still stops the evaluation within its polling bound.
 unsafe extern "C" fn rt_sleep(ctx: *mut Ctx, ms: i64) {
     let deadline = std::time::Instant::now() + Duration::from_millis(ms.max(0) as u64);
+    // SAFETY: called by compiled code with its live context.
+    let host = unsafe { host(ctx) };
+    host.inspect(|h| h.live.set_parked(true));
     loop {
         let now = std::time::Instant::now();
-        if now >= deadline {
-            return;
-        }
-        // SAFETY: called by compiled code with its live context.
-        unsafe {
-            if (*ctx).stack_limit.load(Ordering::SeqCst) == usize::MAX && rt_stack_check(ctx) != 0 {
-                return;
-            }
+        // SAFETY: as above.
+        if now >= deadline || unsafe { must_stop(ctx) } {
+            break;
         }
         std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
     }
+    host.inspect(|h| h.live.set_parked(false));
 }
 
 /// `task_id()`: 0 outside a task.
-unsafe extern "C" fn rt_task_id(_ctx: *mut Ctx) -> i64 {
-    0
+unsafe extern "C" fn rt_task_id(ctx: *mut Ctx) -> i64 {
+    // SAFETY: called by compiled code with its live context.
+    unsafe { host(ctx).and_then(|h| h.task.as_ref()).map_or(0, |t| t.id as i64) }
 }
 
-/// `stop_requested()`: only a task can be asked to stop.
-unsafe extern "C" fn rt_stop_requested(_ctx: *mut Ctx) -> u8 {
-    0
+/// `stop_requested()`: `:stop` of this task, or the session shutting down.
+unsafe extern "C" fn rt_stop_requested(ctx: *mut Ctx) -> u8 {
+    // SAFETY: called by compiled code with its live context.
+    let Some(h) = (unsafe { host(ctx) }) else { return 0 };
+    (h.shared.tasks.shutting_down() || h.task.as_ref().is_some_and(|t| t.stop_requested())) as u8
 }
 
-/// `done()` ends a loop task; anywhere else it is an error.
+/// `done()` ends a loop task after this step; anywhere else it is an error.
 unsafe extern "C" fn rt_done(ctx: *mut Ctx) {
     // SAFETY: called by compiled code with its live context.
-    unsafe { abi::raise(ctx, "invalid argument: `done()` ends a loop task, and this evaluation is not one") };
+    unsafe {
+        match host(ctx).and_then(|h| h.task.as_ref()) {
+            Some(t) if t.is_loop => t.set_done(),
+            _ => abi::raise(ctx, "invalid argument: `done()` ends a loop task, and this evaluation is not one"),
+        }
+    }
 }
 
-/// `wait(id)` / `resume(id)` of an id no task has.
-unsafe extern "C" fn rt_unknown_task(ctx: *mut Ctx, id: i64) {
+/// `spawn [loop] f(args)`: takes ownership of the arguments' 64-bit forms
+/// (`args`, as many as the site's function has parameters) and answers the
+/// new task's id. A task spawned by an initialiser starts when its world is
+/// published.
+unsafe extern "C" fn rt_spawn(ctx: *mut Ctx, site: u32, args: *const u64) -> i64 {
+    // SAFETY: called by compiled code with its live context and `args`
+    // holding the site's arguments.
+    unsafe {
+        let Some(h) = host(ctx) else { return 0 };
+        let n = crate::tasks::site_arity(site);
+        let values = std::slice::from_raw_parts(args, n).to_vec();
+        let age = (*ctx).world_age;
+        let home = if h.world.age == age {
+            Some(h.world.clone())
+        } else {
+            h.latest_ctxs.borrow().iter().find(|(_, w)| w.age == age).map(|(_, w)| w.clone())
+        };
+        let home = home.unwrap_or_else(|| h.world.clone());
+        let pending = h.in_initialiser.then_some(age);
+        match h.shared.tasks.spawn(&h.shared, site, values, home, pending) {
+            Ok(id) => id as i64,
+            Err(msg) => {
+                abi::raise(ctx, msg);
+                0
+            }
+        }
+    }
+}
+
+/// `wait(id)`: blocks until task `id` is not running (done, failed,
+/// stopped or paused); never fails because of the task's own error.
+unsafe extern "C" fn rt_wait(ctx: *mut Ctx, id: i64) {
     // SAFETY: called by compiled code with its live context.
-    unsafe { abi::raise(ctx, format!("unknown task {id}")) };
+    unsafe {
+        let Some(h) = host(ctx) else { return };
+        let me = h.task.as_ref().map_or(0, |t| t.id);
+        let poll = || must_stop(ctx);
+        h.live.set_parked(true);
+        let waited = h.shared.tasks.wait(id, me, &poll);
+        h.live.set_parked(false);
+        if let Err(msg) = waited {
+            abi::raise(ctx, msg);
+        }
+    }
+}
+
+/// `resume(id)`: a paused task is running again when this returns.
+unsafe extern "C" fn rt_resume(ctx: *mut Ctx, id: i64) {
+    // SAFETY: called by compiled code with its live context.
+    unsafe {
+        let Some(h) = host(ctx) else { return };
+        if let Err(msg) = h.shared.tasks.resume(&h.shared, id) {
+            abi::raise(ctx, msg);
+        }
+    }
+}
+
+/// A closure literal is being passed to a call: it is alive until
+/// [`rt_closures_pop`].
+unsafe extern "C" fn rt_closure_push(ctx: *mut Ctx, site: u32) {
+    // SAFETY: called by compiled code with its live context.
+    unsafe {
+        if let Some(h) = host(ctx) {
+            h.live.push_closure(site, (*ctx).world_age);
+        }
+    }
+}
+
+/// The call that took `n` closure literals has returned.
+unsafe extern "C" fn rt_closures_pop(ctx: *mut Ctx, n: u32) {
+    // SAFETY: called by compiled code with its live context.
+    unsafe {
+        if let Some(h) = host(ctx) {
+            h.live.pop_closures(n as usize);
+        }
+    }
 }
 
 static SIGS: Mutex<Vec<lang::types::FnSig>> = Mutex::new(Vec::new());
@@ -471,7 +595,7 @@ pub fn register_sig(sig: &lang::types::FnSig) -> u32 {
     sigs.len() as u32 - 1
 }
 
-fn show_sig(sig: &lang::types::FnSig) -> String {
+pub(crate) fn show_sig(sig: &lang::types::FnSig) -> String {
     let params: Vec<String> = sig.params.iter().map(|(_, t)| t.to_string()).collect();
     format!("fn({}) -> {}", params.join(", "), sig.ret)
 }
@@ -604,7 +728,11 @@ pub fn helpers() -> &'static [Helper] {
             Helper { name: "rt_task_id", addr: rt_task_id as *const u8, params: &[I64], ret: Some(I64) },
             Helper { name: "rt_stop_requested", addr: rt_stop_requested as *const u8, params: &[I64], ret: Some(I8) },
             Helper { name: "rt_done", addr: rt_done as *const u8, params: &[I64], ret: None },
-            Helper { name: "rt_unknown_task", addr: rt_unknown_task as *const u8, params: &[I64, I64], ret: None },
+            Helper { name: "rt_spawn", addr: rt_spawn as *const u8, params: &[I64, I32, I64], ret: Some(I64) },
+            Helper { name: "rt_wait", addr: rt_wait as *const u8, params: &[I64, I64], ret: None },
+            Helper { name: "rt_resume", addr: rt_resume as *const u8, params: &[I64, I64], ret: None },
+            Helper { name: "rt_closure_push", addr: rt_closure_push as *const u8, params: &[I64, I32], ret: None },
+            Helper { name: "rt_closures_pop", addr: rt_closures_pop as *const u8, params: &[I64, I32], ret: None },
             Helper { name: "rt_global_get", addr: rt_global_get as *const u8, params: &[I64, I32], ret: Some(I64) },
             Helper { name: "rt_global_set", addr: rt_global_set as *const u8, params: &[I64, I32, I64], ret: None },
         ]

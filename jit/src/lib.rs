@@ -10,3 +10,4 @@ pub mod eval;
 pub mod memory;
 pub mod program;
 pub mod runtime;
+pub mod tasks;

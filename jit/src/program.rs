@@ -279,6 +279,7 @@ impl Drop for Globals {
 /// State shared by every evaluation of a program.
 pub struct Shared {
     pub globals: Globals,
+    pub tasks: crate::tasks::Tasks,
     latest: AtomicU64,
     newest: std::sync::Mutex<Arc<World>>,
 }
@@ -361,6 +362,7 @@ impl Program {
         let world = Arc::new(world);
         let shared = Arc::new(Shared {
             globals: Globals::default(),
+            tasks: crate::tasks::Tasks::default(),
             latest: AtomicU64::new(1),
             newest: std::sync::Mutex::new(world.clone()),
         });
@@ -442,8 +444,12 @@ impl Program {
         // initialiser does not run); anything else gets a fresh cell.
         let mut keeps_value = Vec::new();
         for g in &checked.globals {
+            // A dependent re-checked because something it uses changed
+            // signature keeps its text, so its value (and the effects of its
+            // initialiser, such as a spawned task) stays when its type does.
+            let dependent = texts.defs.get(&g.name).is_some_and(|d| d.2);
             let (id, keep) = match base.globals.get(&g.name) {
-                Some(e) if e.sig == g.sig && g.sig.mutable => (e.id, true),
+                Some(e) if e.sig == g.sig && (g.sig.mutable || dependent) => (e.id, true),
                 _ => (self.shared.globals.add(g.name.clone(), g.sig.ty.is_heap()), false),
             };
             keeps_value.push(keep);
@@ -481,7 +487,10 @@ impl Program {
                     std::mem::forget(v);
                     self.shared.globals.set(new_globals[i], bits);
                 }
-                Err(error) => return Err(CommitError::Init { global: g.name.clone(), error }),
+                Err(error) => {
+                    self.shared.tasks.cancel_pending(age);
+                    return Err(CommitError::Init { global: g.name.clone(), error });
+                }
             }
         }
         if defines {
@@ -498,6 +507,7 @@ impl Program {
             }
             self.log.push((age, log_line(&versions)));
             self.shared.publish(world.clone());
+            self.shared.tasks.start_pending(&self.shared, age);
         }
         let exprs = checked
             .exprs

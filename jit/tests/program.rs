@@ -26,6 +26,7 @@ fn options(timeout: Option<Duration>) -> EvalOptions {
         definer: None,
         in_initialiser: false,
         memory_limit: DEFAULT_MEMORY_LIMIT,
+        task: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! Each returns the text to show; transactions they commit (`:revert`,
 //! `:forget`, `:load`) show their acknowledgement like any input.
 
-use crate::session::{Failure, InputOutcome, Session};
+use crate::session::{Failure, InputOutcome, Session, TaskAction, render_runtime_error};
 use std::time::{Duration, Instant};
 
 /// Every command with its one-line description (also used for completion).
@@ -11,7 +11,12 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":quit", "leave the REPL (Ctrl-D does too)"),
     (":world", "the newest world's age"),
     (":worlds", "the last 20 worlds and what each changed"),
-    (":which", "NAME — the version of NAME in the newest world"),
+    (":which", "NAME — the version of NAME in the newest world, in each running task and in each live closure"),
+    (":tasks", "every task: id, function, kind, status, world, steps, last error"),
+    (":closures", "every closure alive in a running activation: creator, task, world, what it calls"),
+    (":stop", "ID — ask task ID to stop (a loop stops at its next step boundary)"),
+    (":kill", "ID — interrupt task ID's running evaluation (rolled back) and end it"),
+    (":resume", "ID — run paused task ID's step again in the newest world"),
     (":history", "NAME — every version of NAME, oldest first, with its source"),
     (":source", "NAME [vN] — the source of NAME's current version (or of vN)"),
     (":revert", "NAME [vN] — commit the previous version's text (or vN's) as a new version"),
@@ -52,10 +57,26 @@ pub fn run(session: &Session, input: &str) -> String {
             Ok(text) => text.trim_end().to_string(),
             Err(f) => f.to_string(),
         },
-        (":which", Some(n)) => match session.which(n) {
-            Some((v, age)) => format!("{n} v{v} (world {age})"),
-            None => format!("error: unknown name `{n}`: it is not defined in world {}", session.world_age()),
-        },
+        (":which", Some(n)) => {
+            session.settle_tasks();
+            which(session, n)
+        }
+        (":tasks", _) => tasks(session),
+        (":closures", _) => {
+            session.settle_tasks();
+            closures(session)
+        }
+        (":stop" | ":kill" | ":resume", Some(id)) => {
+            let action = match name {
+                ":stop" => TaskAction::Stop,
+                ":kill" => TaskAction::Kill,
+                _ => TaskAction::Resume,
+            };
+            match id.parse::<i64>() {
+                Ok(id) => session.control_task(action, id).unwrap_or_else(|e| format!("error: {e}")),
+                Err(_) => format!("error: {name} needs a task id (a number; see :tasks), not `{id}`"),
+            }
+        }
         (":help", _) => {
             let mut s = String::from("commands:");
             for (c, what) in COMMANDS {
@@ -125,13 +146,83 @@ pub fn run(session: &Session, input: &str) -> String {
             Err(_) => format!("error: :timeout needs a number of milliseconds, not `{ms}`"),
         },
         (
-            ":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout" | ":which" | ":clif",
+            ":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout" | ":which" | ":clif"
+            | ":stop" | ":kill" | ":resume",
             None,
         ) => {
             format!("error: {name} needs an argument; see :help")
         }
         _ => format!("error: unknown command `{name}`; try :help"),
     }
+}
+
+/// `NAME vK (world N)`, then what each running task and each live closure
+/// is bound to (section 5.3).
+fn which(session: &Session, name: &str) -> String {
+    let Some((v, age)) = session.which(name) else {
+        return format!("error: unknown name `{name}`: it is not defined in world {}", session.world_age());
+    };
+    let mut lines = vec![format!("{name} v{v} (world {age})")];
+    let there = |world: u64| match session.version_in(name, world) {
+        Some(v) => format!("{name} v{v}"),
+        None => format!("{name} not defined"),
+    };
+    for t in session.tasks().iter().filter(|t| t.status == jit::tasks::Status::Running && t.world > 0) {
+        lines.push(format!("  task {} ({}): world {}, {}", t.id, t.function, t.world, there(t.world)));
+    }
+    for c in session.closures() {
+        lines.push(format!("  closure in {} ({}): world {}, {}", c.creator, owner(c.task), c.world, there(c.world)));
+    }
+    lines.join("\n")
+}
+
+fn owner(task: u64) -> String {
+    if task == 0 { "repl".into() } else { format!("task {task}") }
+}
+
+/// `:tasks`: one line per task, finished ones included.
+fn tasks(session: &Session) -> String {
+    let tasks = session.tasks();
+    if tasks.is_empty() {
+        return "no tasks".into();
+    }
+    tasks
+        .iter()
+        .map(|t| {
+            let kind = if t.is_loop { "loop" } else { "job" };
+            let world = if t.world > 0 { format!("world {}", t.world) } else { "not started".into() };
+            let mut line = format!("task {}  {}  {kind}  {}  {world}  steps {}", t.id, t.function, t.status, t.steps);
+            if let Some(e) = &t.error {
+                line.push_str(&format!("\n  last {}", render_runtime_error(e).replace('\n', "\n  ")));
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `:closures`: creator, task, world and the versions of what it calls.
+fn closures(session: &Session) -> String {
+    let closures = session.closures();
+    if closures.is_empty() {
+        return "no live closures".into();
+    }
+    closures
+        .iter()
+        .map(|c| {
+            let calls: Vec<String> = c
+                .calls
+                .iter()
+                .map(|n| match session.version_in(n, c.world) {
+                    Some(v) => format!("{n} v{v}"),
+                    None => format!("{n} (not defined)"),
+                })
+                .collect();
+            let calls = if calls.is_empty() { "calls no global function".into() } else { calls.join(", ") };
+            format!("closure in {} ({}): world {}, {calls}", c.creator, owner(c.task), c.world)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for milliseconds since the Unix epoch.

@@ -91,7 +91,7 @@ fn watch_ctrl_c(session: Arc<Session>) -> std::io::Result<()> {
 }
 
 pub fn run(timeout: Option<Duration>) -> ExitCode {
-    let session = Arc::new(Session::new(crate::stdout_config(timeout)));
+    let session = Arc::new(Session::new(crate::session::SessionConfig::stdout(timeout)));
     if let Err(e) = watch_ctrl_c(session.clone()) {
         crate::say::err!("warning: Ctrl-C will not interrupt evaluations: {e}");
     }

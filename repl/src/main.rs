@@ -17,7 +17,6 @@ use clap::{Parser, Subcommand};
 use session::{Session, SessionConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -100,14 +99,6 @@ fn read_source(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("error: cannot read {}: {e}", path.display()))
 }
 
-pub(crate) fn stdout_config(timeout: Option<Duration>) -> SessionConfig {
-    SessionConfig {
-        output: Arc::new(|| Box::new(jit::abi::Stdout)),
-        timeout,
-        memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
-    }
-}
-
 /// `strata run FILE.strata`: definitions, then each top-level expression as
 /// its own evaluation, then `main()` if defined; the first failure stops it.
 fn run_file(path: &Path, timeout: Option<Duration>, memory_limit: u64) -> ExitCode {
@@ -127,7 +118,7 @@ fn run_file(path: &Path, timeout: Option<Duration>, memory_limit: u64) -> ExitCo
         }
     };
     let name = path.display().to_string();
-    let session = Session::new(SessionConfig { memory_limit, ..stdout_config(timeout) });
+    let session = Session::new(SessionConfig { memory_limit, ..SessionConfig::stdout(timeout) });
     let result = run_program(&session, &source, &name);
     drop(session);
     match result {
@@ -192,7 +183,7 @@ fn check_file(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let session = Session::new(stdout_config(None));
+    let session = Session::new(SessionConfig::stdout(None));
     match session.check(&source, &path.display().to_string()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -80,8 +80,9 @@ pub fn run(path: &Path, record: bool) -> ExitCode {
     let sink = captured.clone();
     let session = Session::new(SessionConfig {
         output: Arc::new(move || Box::new(sink.clone())),
-        timeout: None,
-        memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
+        // Section 13: nothing asynchronous on standard output.
+        task_output: Arc::new(|| Box::new(jit::abi::Stderr)),
+        ..SessionConfig::stdout(None)
     });
     for entry in transcript::parse(&text) {
         let actual: Vec<String> =

@@ -170,8 +170,12 @@ impl FnCx<'_, '_, '_> {
                 self.call_fallible("rt_sleep", &[ctx, a[0].v()], span)?;
                 Self::borrowed(vec![], Ty::Unit)
             }
-            Builtin::Wait | Builtin::Resume => {
-                self.call_fallible("rt_unknown_task", &[ctx, a[0].v()], span)?;
+            Builtin::Wait => {
+                self.call_fallible("rt_wait", &[ctx, a[0].v()], span)?;
+                Self::borrowed(vec![], Ty::Unit)
+            }
+            Builtin::Resume => {
+                self.call_fallible("rt_resume", &[ctx, a[0].v()], span)?;
                 Self::borrowed(vec![], Ty::Unit)
             }
             Builtin::Done => {

@@ -657,6 +657,18 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     // ----- expressions ------------------------------------------------------
 
     pub fn expr(&mut self, e: &hir::Expr) -> R<CV> {
+        let v = self.expr_kind(e)?;
+        // Closure literals live exactly as long as the call they are passed
+        // to (section 4); the call has returned, so they are gone.
+        let closures = closure_args(e);
+        if closures > 0 {
+            let n = self.iconst(types::I32, closures as i64);
+            self.call_helper("rt_closures_pop", &[self.ctx, n])?;
+        }
+        Ok(v)
+    }
+
+    fn expr_kind(&mut self, e: &hir::Expr) -> R<CV> {
         match &e.kind {
             ExprKind::Int(n) => Ok(Self::borrowed(vec![self.iconst(types::I64, *n)], Ty::Int)),
             ExprKind::Float(x) => Ok(Self::borrowed(vec![self.b.ins().f64const(*x)], Ty::Float)),
@@ -690,9 +702,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                 self.call_fn_value(&f, cvs, e.span)
             }
             ExprKind::Builtin { op, args } => self.builtin(*op, args, &e.ty, e.span),
-            ExprKind::Spawn { .. } => {
-                Err(CodegenError("`spawn` is not supported yet (tasks come with issue 5)".into()))
-            }
+            ExprKind::Spawn { is_loop, func, args } => self.spawn(*is_loop, func, args, e.span),
             ExprKind::Unary(op, x) => self.unary(*op, x, e.span),
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r, &e.ty, e.span),
             ExprKind::AssignLocal { local, value } => {
@@ -925,7 +935,57 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         }
         let env = self.b.ins().stack_addr(types::I64, env_slot, 0);
         self.unit.pending.push(PendingClosure { id, closure: c.clone() });
+        // Registered so `:closures` and `:which` can say what live closures
+        // are bound to.
+        let mut calls = std::collections::BTreeSet::new();
+        c.body.any(&mut |e: &hir::Expr| {
+            if let ExprKind::Call { func, .. } = &e.kind {
+                calls.insert(func.clone());
+            }
+            false
+        });
+        let creator = self.body.name.split(' ').next().unwrap_or_default();
+        let site = crate::tasks::register_closure_site(creator, calls.into_iter().collect());
+        let site = self.iconst(types::I32, site as i64);
+        self.call_helper("rt_closure_push", &[self.ctx, site])?;
         Ok(Self::borrowed(vec![code, env], ty.clone()))
+    }
+
+    /// `spawn [loop] f(args)`: the arguments' owned 64-bit forms go to the
+    /// runtime, which starts the task and answers its id.
+    fn spawn(&mut self, is_loop: bool, func: &str, args: &[hir::Expr], span: Span) -> R<CV> {
+        let sig = self.unit.resolver.fn_sig(func).ok_or_else(|| CodegenError(format!("unknown function {func}")))?;
+        let params: Vec<Ty> = sig.params.iter().map(|(_, t)| t.clone()).collect();
+        let entry = super::spawn::task_entry(&params, &sig.ret)?;
+        let site = crate::tasks::register_site(crate::tasks::SpawnSite {
+            func: std::sync::Arc::from(func),
+            params: params.clone(),
+            ret: sig.ret.clone(),
+            is_loop,
+            slot: self.unit.resolver.fn_slot(func),
+            entry,
+        });
+        let mut cvs = Vec::new();
+        for (a, t) in args.iter().zip(&params) {
+            let cv = self.expr(a)?;
+            let cv = self.to_owned(cv);
+            cvs.push(self.coerce(cv, t));
+        }
+        let size = 8 * cvs.len().max(1) as u32;
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 3));
+        for (i, cv) in cvs.iter().enumerate() {
+            let bits = self.cv_bits(cv);
+            self.b.ins().stack_store(types::I64, bits, slot, 8 * i as i32);
+        }
+        // From here the runtime owns the arguments (it drops them if the
+        // spawn fails), so nothing may release them on an unwind.
+        for cv in cvs {
+            self.give(cv);
+        }
+        let addr = self.b.ins().stack_addr(types::I64, slot, 0);
+        let site = self.iconst(types::I32, site as i64);
+        let id = self.call_fallible("rt_spawn", &[self.ctx, site, addr], span)?.expect("task id");
+        Ok(Self::borrowed(vec![id], Ty::Int))
     }
 
     /// Arguments in Cranelift form; fn values expand to (code, env).
@@ -1410,5 +1470,15 @@ fn int_cc(op: lang::ast::BinOp) -> IntCC {
         Le => IntCC::SignedLessThanOrEqual,
         Gt => IntCC::SignedGreaterThan,
         _ => IntCC::SignedGreaterThanOrEqual,
+    }
+}
+
+/// How many closure literals `e` passes directly as call arguments.
+fn closure_args(e: &hir::Expr) -> usize {
+    match &e.kind {
+        ExprKind::Call { args, .. } | ExprKind::CallLocal { args, .. } | ExprKind::Builtin { args, .. } => {
+            args.iter().filter(|a| matches!(a.kind, ExprKind::Closure(_))).count()
+        }
+        _ => 0,
     }
 }

@@ -8,6 +8,7 @@ mod builtins;
 mod func;
 pub mod layout;
 mod pattern;
+pub mod spawn;
 mod update;
 
 use crate::runtime::helpers::{AbiTy, Helper};

@@ -6,6 +6,7 @@
 use jit::abi::{Output, RuntimeError};
 use jit::eval::{Definer, EvalOptions, Interrupt};
 use jit::program::{CommitError, Program, Shared, Thunk};
+use jit::tasks::{ClosureView, Status, TaskSignals, TaskView};
 use lang::ast::{self, Item};
 use lang::check::check_transaction;
 use lang::diagnostic::render;
@@ -55,10 +56,31 @@ pub fn render_runtime_error(e: &RuntimeError) -> String {
 /// Where output of evaluations goes and how long they may run.
 pub struct SessionConfig {
     pub output: Arc<dyn Fn() -> Box<dyn Output> + Send + Sync>,
+    /// Where background tasks' `print` goes (standard error in transcripts).
+    pub task_output: Arc<dyn Fn() -> Box<dyn Output> + Send + Sync>,
+    /// Bounds every evaluation, background tasks' included (`--timeout`).
     pub timeout: Option<Duration>,
     /// Heap bytes each evaluation may use (`--memory-limit`).
     pub memory_limit: u64,
+    /// How long shutdown waits for running tasks (`--grace`).
+    pub grace: Duration,
 }
+
+impl SessionConfig {
+    /// Everything printed to standard output, tasks' `print` included.
+    pub fn stdout(timeout: Option<Duration>) -> SessionConfig {
+        SessionConfig {
+            output: Arc::new(|| Box::new(jit::abi::Stdout)),
+            task_output: Arc::new(|| Box::new(jit::abi::Stdout)),
+            timeout,
+            memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
+            grace: DEFAULT_GRACE,
+        }
+    }
+}
+
+/// The shutdown grace period of SPEC section 8.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 /// Milliseconds; 0 means no bound.
 fn millis(d: Option<Duration>) -> u64 {
@@ -77,6 +99,20 @@ struct Engine {
 
 pub struct Session {
     engine: Arc<Engine>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// What `:stop`, `:kill` and `:resume` do to a task.
+#[derive(Copy, Clone, Debug)]
+pub enum TaskAction {
+    Stop,
+    Kill,
+    Resume,
 }
 
 /// A committed transaction, ready to run.
@@ -111,6 +147,21 @@ impl Engine {
             definer: Some(self.definer()),
             in_initialiser,
             memory_limit: self.config.memory_limit,
+            task: None,
+        }
+    }
+
+    /// A background task's evaluation: its own interrupt, `--timeout` (not
+    /// `:timeout`, which bounds only the session's inputs), its own output.
+    fn task_options(self: &Arc<Self>, interrupt: Arc<Interrupt>, task: Arc<TaskSignals>) -> EvalOptions {
+        EvalOptions {
+            output: (self.config.task_output)(),
+            timeout: self.config.timeout,
+            interrupt,
+            definer: Some(self.definer()),
+            in_initialiser: false,
+            memory_limit: self.config.memory_limit,
+            task: Some(task),
         }
     }
 
@@ -243,7 +294,70 @@ impl Session {
             timeout_ms,
             interrupt: Arc::new(Interrupt::default()),
         };
-        Session { engine: Arc::new(engine) }
+        let engine = Arc::new(engine);
+        // Weak: the tasks live inside the engine's shared state.
+        let weak = Arc::downgrade(&engine);
+        engine.shared.tasks.set_launcher(Arc::new(move |interrupt, task| match weak.upgrade() {
+            Some(engine) => engine.task_options(interrupt, task),
+            None => EvalOptions {
+                output: Box::new(jit::abi::Stdout),
+                timeout: None,
+                interrupt,
+                definer: None,
+                in_initialiser: false,
+                memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
+                task: Some(task),
+            },
+        }));
+        Session { engine }
+    }
+
+    /// Shutdown (section 8): no new tasks or steps, `stop_requested()`
+    /// true, up to the grace period for running evaluations, then the rest
+    /// interrupted and rolled back. Idempotent.
+    pub fn shutdown(&self) {
+        self.engine.shared.tasks.shutdown(self.engine.config.grace);
+    }
+
+    /// Every task of the session, finished ones included.
+    pub fn tasks(&self) -> Vec<TaskView> {
+        self.engine.shared.tasks.list()
+    }
+
+    /// `:stop ID`, `:kill ID`, `:resume ID`.
+    pub fn control_task(&self, action: TaskAction, id: i64) -> Result<String, String> {
+        let tasks = &self.engine.shared.tasks;
+        Ok(match action {
+            TaskAction::Stop => format!("task {id}: stop requested ({})", tasks.stop(id)?),
+            TaskAction::Kill => match tasks.kill(id)? {
+                Status::Running => format!("task {id}: interrupted; it ends as stopped"),
+                Status::Paused => format!("task {id}: stopped"),
+                other => format!("task {id}: already {other}"),
+            },
+            TaskAction::Resume => match tasks.resume(&self.engine.shared, id)? {
+                true => format!("task {id}: running"),
+                false => format!("task {id}: not paused, nothing to resume"),
+            },
+        })
+    }
+
+    /// Every closure alive in a running activation.
+    pub fn closures(&self) -> Vec<ClosureView> {
+        self.engine.shared.tasks.closures()
+    }
+
+    /// Lets running tasks reach a blocking point (at most 100 ms) before
+    /// reporting what they are bound to.
+    pub fn settle_tasks(&self) {
+        self.engine.shared.tasks.settle(Duration::from_millis(100));
+    }
+
+    /// The version of `name` in world `age`, if it was defined there.
+    pub fn version_in(&self, name: &str, age: u64) -> Option<u32> {
+        self.history(name)
+            .iter()
+            .find(|h| h.meta.since <= age && h.left.is_none_or(|l| age < l))
+            .map(|h| h.meta.version)
     }
 
     /// Whether the newest world defines a global function `name`.
@@ -371,8 +485,8 @@ mod tests {
     fn session() -> Session {
         Session::new(SessionConfig {
             output: Arc::new(|| Box::new(Quiet)),
-            timeout: None,
-            memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
+            task_output: Arc::new(|| Box::new(Quiet)),
+            ..SessionConfig::stdout(None)
         })
     }
 
