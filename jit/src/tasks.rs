@@ -209,6 +209,8 @@ pub struct Tasks {
     table: Mutex<Vec<Task>>,
     changed: Condvar,
     shutting_down: AtomicBool,
+    /// When shutdown began (the grace period counts from there).
+    shutdown_began: Mutex<Option<Instant>>,
     launcher: Mutex<Option<Launcher>>,
     live: Mutex<Vec<Arc<LiveEval>>>,
 }
@@ -438,16 +440,24 @@ impl Tasks {
             .collect()
     }
 
+    /// Starts shutting down (a signal arrived): `stop_requested()` turns
+    /// true and no new tasks or steps start. Answers when shutdown began.
+    pub fn begin_shutdown(&self) -> Instant {
+        let began = *self.shutdown_began.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(Instant::now);
+        self.shutting_down.store(true, Ordering::SeqCst);
+        for t in self.lock().iter() {
+            t.signals.stop.store(true, Ordering::SeqCst);
+        }
+        self.changed.notify_all();
+        began
+    }
+
     /// Shutdown (section 8): no new steps or tasks, `stop_requested()`
     /// true everywhere, up to `grace` for running evaluations to finish;
     /// the rest are interrupted (and rolled back). Joins every task thread.
     pub fn shutdown(&self, grace: Duration) {
-        self.shutting_down.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + grace;
+        let deadline = self.begin_shutdown() + grace;
         let mut table = self.lock();
-        for t in table.iter() {
-            t.signals.stop.store(true, Ordering::SeqCst);
-        }
         while table.iter().any(|t| t.status == Status::Running && t.pending.is_none()) {
             let now = Instant::now();
             if now >= deadline {

@@ -90,8 +90,8 @@ fn watch_ctrl_c(session: Arc<Session>) -> std::io::Result<()> {
     Ok(())
 }
 
-pub fn run(timeout: Option<Duration>) -> ExitCode {
-    let session = Arc::new(Session::new(crate::session::SessionConfig::stdout(timeout)));
+pub fn run(config: crate::session::SessionConfig) -> ExitCode {
+    let session = Arc::new(Session::new(config));
     if let Err(e) = watch_ctrl_c(session.clone()) {
         crate::say::err!("warning: Ctrl-C will not interrupt evaluations: {e}");
     }
@@ -157,5 +157,10 @@ pub fn run(timeout: Option<Duration>) -> ExitCode {
         }
         let _ = editor.save_history(h);
     }
+    let running = session.tasks().iter().filter(|t| t.status == jit::tasks::Status::Running).count();
+    if running > 0 {
+        crate::say::err!("waiting for {running} running task(s) to finish (they see stop_requested())...");
+    }
+    session.shutdown();
     ExitCode::SUCCESS
 }

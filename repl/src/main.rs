@@ -17,6 +17,8 @@ use clap::{Parser, Subcommand};
 use session::{Session, SessionConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -40,6 +42,9 @@ enum Command {
         /// Heap each evaluation may use, in MiB (default 1024).
         #[arg(long, value_name = "MIB", default_value_t = 1024)]
         memory_limit: u64,
+        /// On shutdown (end of the program, SIGINT, SIGTERM), how long running tasks may take to finish.
+        #[arg(long, value_name = "MS", default_value_t = 5000)]
+        grace: u64,
     },
     /// Check a program without running it.
     Check { file: PathBuf },
@@ -50,6 +55,9 @@ enum Command {
         script: Option<PathBuf>,
         #[arg(long)]
         record: bool,
+        /// On `:quit` (or the end of the script), how long running tasks may take to finish.
+        #[arg(long, value_name = "MS", default_value_t = 5000)]
+        grace: u64,
     },
 }
 
@@ -67,8 +75,13 @@ fn main() -> ExitCode {
 
 fn run_command(cli: Cli) -> ExitCode {
     match cli.command {
-        Some(Command::Run { file, timeout, check_leaks, memory_limit }) => {
-            let code = run_file(&file, timeout.map(Duration::from_millis), memory_limit.saturating_mul(1 << 20));
+        Some(Command::Run { file, timeout, check_leaks, memory_limit, grace }) => {
+            let config = SessionConfig {
+                memory_limit: memory_limit.saturating_mul(1 << 20),
+                grace: Duration::from_millis(grace),
+                ..SessionConfig::stdout(timeout.map(Duration::from_millis))
+            };
+            let code = run_file(&file, config);
             if check_leaks && code == ExitCode::SUCCESS || check_leaks && code == ExitCode::from(1) {
                 let live = jit::runtime::heap::live_objects();
                 if live != 0 {
@@ -83,12 +96,17 @@ fn run_command(cli: Cli) -> ExitCode {
             crate::say::err!("error: images are not built yet (issue 7); run `strata repl` without an image");
             ExitCode::from(1)
         }
-        Some(Command::Repl { image: None, script: Some(script), record }) => script::run(&script, record),
-        Some(Command::Repl { image: None, script: None, record: true }) => {
+        Some(Command::Repl { image: None, script: Some(script), record, grace }) => {
+            script::run(&script, record, Duration::from_millis(grace))
+        }
+        Some(Command::Repl { image: None, script: None, record: true, .. }) => {
             crate::say::err!("error: --record needs --script FILE.repl");
             ExitCode::from(1)
         }
-        Some(Command::Repl { image: None, script: None, record: false }) | None => interactive::run(None),
+        Some(Command::Repl { image: None, script: None, record: false, grace }) => {
+            interactive::run(SessionConfig { grace: Duration::from_millis(grace), ..SessionConfig::stdout(None) })
+        }
+        None => interactive::run(SessionConfig::stdout(None)),
     }
 }
 
@@ -101,7 +119,7 @@ fn read_source(path: &Path) -> Result<String, String> {
 
 /// `strata run FILE.strata`: definitions, then each top-level expression as
 /// its own evaluation, then `main()` if defined; the first failure stops it.
-fn run_file(path: &Path, timeout: Option<Duration>, memory_limit: u64) -> ExitCode {
+fn run_file(path: &Path, config: SessionConfig) -> ExitCode {
     // SPEC 11: a path ending in `.strata` is a program, anything else an image.
     if path.extension().is_none_or(|e| e != "strata") && !path.is_dir() {
         say::err!(
@@ -118,16 +136,44 @@ fn run_file(path: &Path, timeout: Option<Duration>, memory_limit: u64) -> ExitCo
         }
     };
     let name = path.display().to_string();
-    let session = Session::new(SessionConfig { memory_limit, ..SessionConfig::stdout(timeout) });
+    let session = Arc::new(Session::new(config));
+    let signalled = Arc::new(AtomicBool::new(false));
+    if let Err(e) = watch_shutdown_signals(&session, &signalled) {
+        crate::say::err!("warning: SIGINT/SIGTERM will not shut down gracefully: {e}");
+    }
     let result = run_program(&session, &source, &name);
+    session.shutdown();
     drop(session);
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Interrupted because the grace period of a requested shutdown ran out.
+        Err(_) if signalled.load(Ordering::SeqCst) => ExitCode::SUCCESS,
         Err(f) => {
             crate::say::err!("{f}");
             ExitCode::from(1)
         }
     }
+}
+
+/// SIGINT and SIGTERM begin a graceful shutdown (section 8): tasks and
+/// the program see `stop_requested()`, and get the grace period to finish.
+fn watch_shutdown_signals(session: &Arc<Session>, signalled: &Arc<AtomicBool>) -> std::io::Result<()> {
+    let flag = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, flag.clone())?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, flag.clone())?;
+    let session = Arc::downgrade(session);
+    let signalled = signalled.clone();
+    std::thread::Builder::new().name("strata-signals".into()).spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            let Some(s) = session.upgrade() else { return };
+            if flag.swap(false, Ordering::SeqCst) && !s.shutting_down() {
+                signalled.store(true, Ordering::SeqCst);
+                s.begin_shutdown();
+            }
+        }
+    })?;
+    Ok(())
 }
 
 /// A file is checked whole first (check errors stop it before anything

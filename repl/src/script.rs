@@ -68,7 +68,7 @@ fn replay_one(session: &Session, captured: &Captured, input: &str) -> Vec<String
     captured.take()
 }
 
-pub fn run(path: &Path, record: bool) -> ExitCode {
+pub fn run(path: &Path, record: bool, grace: std::time::Duration) -> ExitCode {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -82,6 +82,7 @@ pub fn run(path: &Path, record: bool) -> ExitCode {
         output: Arc::new(move || Box::new(sink.clone())),
         // Section 13: nothing asynchronous on standard output.
         task_output: Arc::new(|| Box::new(jit::abi::Stderr)),
+        grace,
         ..SessionConfig::stdout(None)
     });
     for entry in transcript::parse(&text) {

@@ -319,6 +319,26 @@ impl Session {
         self.engine.shared.tasks.shutdown(self.engine.config.grace);
     }
 
+    /// A shutdown signal: `stop_requested()` turns true at once; the
+    /// session's running evaluation is interrupted if it has not finished
+    /// when the grace period ends.
+    pub fn begin_shutdown(self: &Arc<Self>) {
+        let began = self.engine.shared.tasks.begin_shutdown();
+        let session = Arc::downgrade(self);
+        let grace = self.engine.config.grace;
+        let _ = std::thread::Builder::new().name("strata-grace".into()).spawn(move || {
+            std::thread::sleep((began + grace).saturating_duration_since(std::time::Instant::now()));
+            if let Some(s) = session.upgrade() {
+                s.interrupt();
+            }
+        });
+    }
+
+    /// Whether shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        self.engine.shared.tasks.shutting_down()
+    }
+
     /// Every task of the session, finished ones included.
     pub fn tasks(&self) -> Vec<TaskView> {
         self.engine.shared.tasks.list()
