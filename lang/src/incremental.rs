@@ -179,7 +179,8 @@ pub struct NewDef {
 pub struct Prospect {
     /// Names whose signature the transaction changes (forgotten names too).
     pub changed: Vec<Arc<str>>,
-    old_scope: imbl::HashMap<Arc<str>, Def>,
+    /// The scope before, if the transaction changed it.
+    old_scope: Option<imbl::HashMap<Arc<str>, Def>>,
     /// Each input the transaction set, with its previous text and signature.
     undo: Vec<(Def, Arc<str>, Sig)>,
     defs: Vec<NewDef>,
@@ -286,9 +287,12 @@ impl Incremental {
         let mut new_scope = old_scope.clone();
         let mut changed = Vec::new();
         let mut undo = Vec::new();
+        // Tracked rather than found by comparing the maps: that is O(program).
+        let mut scope_changed = false;
         for name in forgets {
             if new_scope.remove(name).is_some() {
                 changed.push(name.clone());
+                scope_changed = true;
             }
         }
         for d in &defs {
@@ -302,19 +306,24 @@ impl Incremental {
                     undo.push((def, def.text(&self.db).clone(), old_sig));
                     def.set_text(&mut self.db).to(d.text.clone());
                     def.set_committed(&mut self.db).to(d.sig.clone());
-                    new_scope.insert(d.name.clone(), def);
+                    if !was_live {
+                        new_scope.insert(d.name.clone(), def);
+                        scope_changed = true;
+                    }
                 }
                 None => {
                     let def = Def::new(&self.db, d.name.clone(), d.text.clone(), d.sig.clone());
                     self.handles.insert(d.name.clone(), def);
                     new_scope.insert(d.name.clone(), def);
+                    scope_changed = true;
                 }
             }
         }
-        if new_scope != old_scope {
+        if scope_changed {
             scope.set_defs(&mut self.db).to(new_scope);
         }
         changed.sort();
+        let old_scope = scope_changed.then_some(old_scope);
         Prospect { changed, old_scope, undo, defs, forgets: forgets.to_vec() }
     }
 
@@ -368,9 +377,9 @@ impl Incremental {
             def.set_text(&mut self.db).to(text);
             def.set_committed(&mut self.db).to(sig);
         }
-        let scope = self.db.scope();
-        if *scope.defs(&self.db) != p.old_scope {
-            scope.set_defs(&mut self.db).to(p.old_scope);
+        if let Some(old) = p.old_scope {
+            let scope = self.db.scope();
+            scope.set_defs(&mut self.db).to(old);
         }
     }
 

@@ -452,4 +452,51 @@ mod tests {
         let text = err.1.to_string();
         assert!(text.contains("signature changed") && text.contains("world"), "{text}");
     }
+
+    /// The checks the incremental database ran since the last call, sorted.
+    fn checks_run(s: &Session) -> Vec<String> {
+        let incr = s.engine.incremental.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<String> = incr.take_log().into_iter().filter(|l| l.starts_with("check_def")).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn only_users_of_a_changed_signature_are_re_checked() {
+        let s = session();
+        ok(&s, "fn f() -> int { 1 }\nfn g() -> int { f() + 1 }\nfn h() -> int { g() * 2 }\nfn k() -> int { 7 }");
+        checks_run(&s);
+        ok(&s, "fn f() -> int { 5 }");
+        assert!(checks_run(&s).is_empty(), "a body-only change re-checks no other definition");
+        let o = ok(&s, "fn g() -> float { 1.5 }\nfn h() -> int { 3 }\nfn f() -> str { \"s\" }");
+        assert_eq!(sorted(o.compiled), vec!["f", "g", "h"]);
+        assert!(checks_run(&s).is_empty(), "g used f, but is redefined in the same input");
+        ok(&s, "fn user() -> float { g() * 2.0 }\nfn other() -> int { k() }");
+        checks_run(&s);
+        let o = ok(&s, "fn g() -> float { 2.5 }\nfn k() -> int { 8 }");
+        assert!(checks_run(&s).is_empty(), "{:?}", o.compiled);
+        let o = ok(&s, "type T { x: int }\nfn g() -> int { 1 }\nfn user() -> int { g() }\nfn t(v: T) -> int { v.x }");
+        assert_eq!(sorted(o.compiled), vec!["g", "t", "user"]);
+        checks_run(&s);
+        let o = ok(&s, "type T { x: int, y: int }");
+        assert_eq!(o.compiled, vec!["t"]);
+        assert_eq!(checks_run(&s), vec!["check_def(t)"]);
+    }
+
+    #[test]
+    fn a_rejected_input_leaves_the_incremental_database_as_it_was() {
+        let s = session();
+        ok(&s, "fn f() -> int { 1 }\nfn g() -> int { f() + 1 }\nlet x = 2;");
+        let lookup = |n: &str| s.engine.incremental.lock().unwrap_or_else(|e| e.into_inner()).lookup(n);
+        let before = (lookup("f"), lookup("g"), lookup("x"));
+        let err =
+            s.input("fn f() -> str { \"x\" }\nfn fresh() -> int { 1 }\nforget x;", "<test>").err().expect("breaks");
+        assert!(err.1.to_string().starts_with("error: breaks: this change breaks `g`\n  g: "), "{}", err.1);
+        assert_eq!((lookup("f"), lookup("g"), lookup("x")), before);
+        assert_eq!(lookup("fresh"), None);
+        // A failing initialiser rejects the commit after checking: no trace either.
+        assert!(s.input("fn f() -> int { 1 / 0 }\nlet y = f();", "<test>").is_err());
+        assert_eq!((lookup("f"), lookup("y")), (before.0.clone(), None));
+        assert_eq!(ok(&s, "g()").echo.as_deref(), Some("2"));
+    }
 }
