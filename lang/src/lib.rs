@@ -11,6 +11,7 @@ pub mod ast;
 pub mod check;
 pub mod diagnostic;
 pub mod hir;
+pub mod incremental;
 pub mod lexer;
 pub mod parser;
 pub mod span;

@@ -412,6 +412,15 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
 
     /// Function entry and loop back-edges: one compare of the stack pointer
     /// against `ctx.stack_limit` (which interrupts also trip).
+    /// The interrupt poll on a loop's back-edge. The `bench-no-polls`
+    /// feature leaves it out, only to measure what it costs (benches/tasks.sh):
+    /// such a build cannot stop a dead loop.
+    fn loop_poll(&mut self, line: u32) {
+        if !cfg!(feature = "bench-no-polls") {
+            self.stack_check(line);
+        }
+    }
+
     pub fn stack_check(&mut self, line: u32) {
         let sp = self.b.ins().get_stack_pointer(types::I64);
         let limit = self.b.ins().load(types::I64, MemFlagsData::trusted(), self.ctx, CTX_STACK_LIMIT);
@@ -1302,7 +1311,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         self.b.switch_to_block(latch);
         self.b.seal_block(latch);
         let line = self.line(span);
-        self.stack_check(line);
+        self.loop_poll(line);
         self.b.ins().jump(header, &[]);
         self.b.seal_block(header);
         self.b.switch_to_block(exit);
@@ -1378,7 +1387,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         self.b.switch_to_block(latch);
         self.b.seal_block(latch);
         let line = self.line(span);
-        self.stack_check(line);
+        self.loop_poll(line);
         let iv = self.b.use_var(i);
         let next = self.b.ins().iadd_imm_s(iv, 1);
         self.b.def_var(i, next);

@@ -1,12 +1,16 @@
 //! What a change touches: the names it forgets (and who still uses them),
-//! the signatures it changes, the definitions that depend on those, and how
-//! their failures are reported (`breaks`).
+//! and between the session and the incremental database
+//! (`lang::incremental`), which finds the definitions that depend on changed
+//! signatures and re-checks them: the transaction's texts and uses, and how
+//! broken dependents are reported (`breaks`).
 
 use super::items::def_name;
 use jit::program::{Texts, World};
 use lang::ast::{self, Item};
-use lang::diagnostic::{Diagnostic, render};
-use std::collections::{HashMap, HashSet};
+use lang::check::Checked;
+use lang::diagnostic::Diagnostic;
+use lang::incremental::{Broken, Incremental, NewDef, Prospect, Rechecked, uses_of};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The world as a transaction that forgets `hidden` sees it.
@@ -72,105 +76,78 @@ pub(super) fn still_used(world: &World, forgets: &HashSet<Arc<str>>, redefined: 
     ))
 }
 
-/// Names whose signature the checked transaction changes.
-pub(super) fn changed_signatures(checked: &lang::check::Checked, world: &World) -> HashSet<Arc<str>> {
-    let mut changed = HashSet::new();
-    for f in &checked.fns {
-        if world.fns.get(&f.name).is_some_and(|old| old.sig != f.sig) {
-            changed.insert(f.name.clone());
-        }
-    }
-    for g in &checked.globals {
-        // A new `let` (or a `var` of another type) is a new cell: code that
-        // reads it must be recompiled to read the new one.
-        if world.globals.get(&g.name).is_some_and(|old| old.sig != g.sig || !g.sig.mutable) {
-            changed.insert(g.name.clone());
-        }
-    }
-    for t in &checked.types {
-        if world.types.contains_key(&t.named.name) {
-            changed.insert(t.named.name.clone());
-        }
-    }
-    changed
-}
-
-/// Each definition's own text and the names it mentions.
-pub(super) fn texts_of(
-    prog: &ast::Program,
-    source: &str,
-    checked: &lang::check::Checked,
-    dependents: &HashSet<Arc<str>>,
-) -> Texts {
-    // What each definition depends on, from its resolved names and types.
-    let mut uses: HashMap<Arc<str>, std::collections::BTreeSet<Arc<str>>> = HashMap::new();
-    for f in &checked.fns {
-        let mut u = f.body.uses();
-        for (_, t) in &f.sig.params {
-            lang::hir::type_names(t, &mut u);
-        }
-        uses.insert(f.name.clone(), u);
-    }
-    for g in &checked.globals {
-        let mut u = g.init.uses();
-        lang::hir::type_names(&g.sig.ty, &mut u);
-        uses.insert(g.name.clone(), u);
-    }
-    for t in &checked.types {
-        let mut u = std::collections::BTreeSet::new();
-        for f in t.fields() {
-            lang::hir::type_names(&f.ty, &mut u);
-        }
-        for v in t.variants() {
-            v.payload.iter().for_each(|p| lang::hir::type_names(p, &mut u));
-        }
-        uses.insert(t.named.name.clone(), u);
-    }
+/// Each definition's own text and the names it depends on; `dependents` are
+/// definitions re-checked only because something they use changed signature
+/// (they keep their version).
+pub(super) fn texts_of(prog: &ast::Program, source: &str, checked: &Checked, dependents: &[Rechecked]) -> Texts {
+    let mut uses = uses_of(checked);
     let mut texts = Texts::default();
     for item in &prog.items {
         let Some(name) = def_name(item) else { continue };
         let text = &source[item.span().range()];
         let name: Arc<str> = Arc::from(name);
-        let own: Arc<[Arc<str>]> = uses.remove(&name).unwrap_or_default().into_iter().collect();
-        let dependent = dependents.contains(&name);
-        texts.defs.insert(name, (Arc::from(text), own, dependent));
+        let own = uses.remove(&name).unwrap_or_default();
+        texts.defs.insert(name, (Arc::from(text), own, false));
+    }
+    for d in dependents {
+        let own = uses_of(&d.checked).remove(&d.name).unwrap_or_default();
+        texts.defs.insert(d.name.clone(), (d.text.clone(), own, true));
     }
     texts
 }
 
-/// in a dependent's text become one `breaks` error naming it.
-pub(super) fn render_breaks(
-    diags: &[Diagnostic],
-    ranges: &[(usize, usize, Arc<str>)],
-    source_name: &str,
-    source: &str,
-) -> String {
-    let mut own = Vec::new();
-    let mut broken: HashMap<Arc<str>, Vec<String>> = HashMap::new();
-    let mut order = Vec::new();
-    for d in diags {
-        let at = d.span.start as usize;
-        match ranges.iter().find(|(s, e, _)| at >= *s && at <= *e) {
-            Some((_, _, name)) => {
-                if !broken.contains_key(name) {
-                    order.push(name.clone());
-                }
-                broken.entry(name.clone()).or_default().push(d.message.clone());
-            }
-            None => own.push(d.clone()),
+/// Applies the checked transaction to the incremental database
+/// (prospectively: settle or revert the answer).
+pub(super) fn apply(incr: &mut Incremental, checked: &Checked, texts: &Texts, forgets: &[Arc<str>]) -> Prospect {
+    let mut sigs = incr.signatures(checked);
+    let defs = texts
+        .defs
+        .iter()
+        .filter_map(|(name, (text, uses, _))| {
+            let sig = sigs.remove(name)?;
+            Some(NewDef { name: name.clone(), text: text.clone(), sig, uses: uses.clone() })
+        })
+        .collect();
+    incr.apply(defs, forgets)
+}
+
+/// The transaction with its re-checked dependents, to compile and commit
+/// together (each dependent's body keeps its own text for line numbers).
+pub(super) fn with_dependents(mut checked: Checked, dependents: &[Rechecked]) -> Checked {
+    for d in dependents {
+        checked.types.extend(d.checked.types.iter().cloned());
+        checked.fns.extend(d.checked.fns.iter().cloned());
+        checked.globals.extend(d.checked.globals.iter().cloned());
+    }
+    checked
+}
+
+/// Dependents that no longer check become one `breaks` error naming each
+/// with its own errors.
+pub(super) fn render_breaks(broken: &[Broken]) -> String {
+    let names: Vec<String> = broken.iter().map(|b| format!("`{}`", b.name)).collect();
+    let mut out = format!("error: breaks: this change breaks {}\n", names.join(", "));
+    for b in broken {
+        for d in &b.diags {
+            out.push_str(&format!("  {}: {}\n", b.name, d.message));
         }
     }
-    let mut out = String::new();
-    if !order.is_empty() {
-        let names: Vec<String> = order.iter().map(|n| format!("`{n}`")).collect();
-        out.push_str(&format!("error: breaks: this change breaks {}\n", names.join(", ")));
-        for n in &order {
-            for m in &broken[n] {
-                out.push_str(&format!("  {n}: {m}\n"));
-            }
-        }
-        out.push_str("  = hint: include fixed versions of them in the same input\n");
-    }
-    out.push_str(&render(&own, source_name, source));
+    out.push_str("  = hint: include fixed versions of them in the same input\n");
     out
+}
+
+/// Keeps the database in step with the program: the prospect is settled if
+/// the commit succeeded and reverted if it failed, so a rejected transaction
+/// leaves no trace.
+pub(super) fn settle_or_revert<T, E>(
+    incr: &mut Incremental,
+    prospect: Prospect,
+    dependents: &[Rechecked],
+    committed: Result<T, E>,
+) -> Result<T, E> {
+    match &committed {
+        Ok(_) => incr.settle(prospect, dependents),
+        Err(_) => incr.revert(prospect),
+    }
+    committed
 }

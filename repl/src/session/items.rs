@@ -71,19 +71,6 @@ pub(super) fn drop_unchanged(
     ast::Program { items }
 }
 
-/// Diagnostics of a transaction checked together with its dependents: those
-/// Whether more items may only follow the input after a `;`: it ends with a
-/// `let`/`var`/expression whose `;` was left out.
-pub(super) fn needs_semicolon(prog: &ast::Program, source: &str) -> bool {
-    match prog.items.last() {
-        Some(item @ (Item::Global(_) | Item::Expr(_))) => {
-            let rest = &source[(item.span().end as usize).min(source.len())..];
-            tokens(rest).first().is_none_or(|t| *t != ";")
-        }
-        _ => false,
-    }
-}
-
 /// Whether the input ends with an expression not followed by `;`.
 pub(super) fn ends_with_expression(prog: &ast::Program, source: &str) -> bool {
     match prog.items.last() {

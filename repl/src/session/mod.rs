@@ -18,8 +18,8 @@ use std::time::Duration;
 mod deps;
 mod items;
 
-use deps::{Hiding, changed_signatures, forgotten, render_breaks, still_used, texts_of};
-use items::{ack_items, def_name, drop_unchanged, ends_with_expression, needs_semicolon};
+use deps::{Hiding, forgotten, render_breaks, settle_or_revert, still_used, texts_of};
+use items::{ack_items, def_name, drop_unchanged, ends_with_expression};
 
 /// How an input failed; `Display` gives the full user-facing message.
 #[derive(Debug)]
@@ -90,6 +90,9 @@ fn millis(d: Option<Duration>) -> u64 {
 /// The state behind a session, shared with `define` calls from running code.
 struct Engine {
     program: Mutex<Program>,
+    /// The newest world's definitions as salsa inputs (locked after
+    /// `program`, only while a transaction is checked and committed).
+    incremental: Mutex<lang::incremental::Incremental>,
     shared: Arc<Shared>,
     config: SessionConfig,
     /// The bound on each evaluation in ms (0: none); `:timeout` changes it.
@@ -208,59 +211,25 @@ impl Engine {
 
         // Definitions that use a name whose signature changed are re-checked
         // (and recompiled) with the transaction; if one breaks, nothing commits.
-        let changed = changed_signatures(&checked, &world);
-        // Scanning every definition costs O(program): only when needed.
-        let candidates = if changed.is_empty() { Vec::new() } else { world.all_defs() };
-        let dependents: Vec<(Arc<str>, Arc<str>)> = candidates
-            .into_iter()
-            .filter(|(name, m)| {
-                !ours.contains(name)
-                    && !forgets.contains(name)
-                    && m.uses.iter().any(|u| changed.contains(u) && u != name)
-            })
-            .map(|(name, m)| (name, m.text))
-            .collect();
-        let (checked, texts) = if dependents.is_empty() {
-            {
-                let texts = texts_of(&kept, &src, &checked, &HashSet::new());
-                (checked, texts)
+        let forget_list: Vec<Arc<str>> = forgets.iter().cloned().collect();
+        let mut incr = self.incremental.lock().unwrap_or_else(|e| e.into_inner());
+        let prospect = deps::apply(&mut incr, &checked, &texts_of(&kept, &src, &checked, &[]), &forget_list);
+        let skip: HashSet<Arc<str>> = ours.union(&forgets).cloned().collect();
+        let dependents = match incr.recheck(&prospect, &skip) {
+            Ok(d) => d,
+            Err(broken) => {
+                incr.revert(prospect);
+                return Err(Failure::Check(render_breaks(&broken)));
             }
-        } else {
-            // The input keeps its offsets (line numbers stay right); each
-            // part ends with the `;` a `let`/`var`/expression needs when
-            // something follows it.
-            let mut combined = source.to_string();
-            if needs_semicolon(&kept, source) {
-                combined.push(';');
-            }
-            let mut ranges = Vec::new();
-            for (name, text) in &dependents {
-                combined.push('\n');
-                let start = combined.len();
-                combined.push_str(text);
-                ranges.push((start, combined.len(), name.clone()));
-                if text.starts_with("let") || text.starts_with("var") {
-                    combined.push(';');
-                }
-            }
-            let (cprog, cdiags) = lang::parser::parse(&combined);
-            if !cdiags.is_empty() {
-                return Err(Failure::Internal("a dependent's stored text no longer parses".into()));
-            }
-            let dependent_set: HashSet<Arc<str>> = dependents.iter().map(|(n, _)| n.clone()).collect();
-            let ckept = drop_unchanged(&cprog, &combined, &world, &dependent_set);
-            let csrc: Arc<str> = Arc::from(combined.as_str());
-            let checked = check_transaction(&ckept, &csrc, &env)
-                .map_err(|d| Failure::Check(render_breaks(&d, &ranges, source_name, source)))?;
-            let texts = texts_of(&ckept, &csrc, &checked, &dependent_set);
-            (checked, texts)
         };
+        let texts = texts_of(&kept, &src, &checked, &dependents);
+        let checked = deps::with_dependents(checked, &dependents);
 
         let engine = self.clone();
         let options = move || engine.options(true);
-        let forget_list: Vec<Arc<str>> = forgets.iter().cloned().collect();
         let log_line = |versions: &HashMap<Arc<str>, u32>| ack_items(&all_items, &ours, versions).join(", ");
-        let committed = program.commit(&checked, &texts, &forget_list, &log_line, &options).map_err(|e| match e {
+        let committed = program.commit(&checked, &texts, &forget_list, &log_line, &options);
+        let committed = settle_or_revert(&mut incr, prospect, &dependents, committed).map_err(|e| match e {
             // A feature not built yet is the user's news, not an internal fault.
             CommitError::Codegen(msg) if msg.contains("not supported yet") => Failure::Check(format!("error: {msg}")),
             CommitError::Codegen(msg) => Failure::Internal(msg),
@@ -289,6 +258,7 @@ impl Session {
         let timeout_ms = std::sync::atomic::AtomicU64::new(millis(config.timeout));
         let engine = Engine {
             program: Mutex::new(program),
+            incremental: Mutex::new(lang::incremental::Incremental::new()),
             shared,
             config,
             timeout_ms,
@@ -615,5 +585,52 @@ mod tests {
         let err = s.input("g()", "<test>").err().expect("fails");
         let text = err.1.to_string();
         assert!(text.contains("signature changed") && text.contains("world"), "{text}");
+    }
+
+    /// The checks the incremental database ran since the last call, sorted.
+    fn checks_run(s: &Session) -> Vec<String> {
+        let incr = s.engine.incremental.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<String> = incr.take_log().into_iter().filter(|l| l.starts_with("check_def")).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn only_users_of_a_changed_signature_are_re_checked() {
+        let s = session();
+        ok(&s, "fn f() -> int { 1 }\nfn g() -> int { f() + 1 }\nfn h() -> int { g() * 2 }\nfn k() -> int { 7 }");
+        checks_run(&s);
+        ok(&s, "fn f() -> int { 5 }");
+        assert!(checks_run(&s).is_empty(), "a body-only change re-checks no other definition");
+        let o = ok(&s, "fn g() -> float { 1.5 }\nfn h() -> int { 3 }\nfn f() -> str { \"s\" }");
+        assert_eq!(sorted(o.compiled), vec!["f", "g", "h"]);
+        assert!(checks_run(&s).is_empty(), "g used f, but is redefined in the same input");
+        ok(&s, "fn user() -> float { g() * 2.0 }\nfn other() -> int { k() }");
+        checks_run(&s);
+        let o = ok(&s, "fn g() -> float { 2.5 }\nfn k() -> int { 8 }");
+        assert!(checks_run(&s).is_empty(), "{:?}", o.compiled);
+        let o = ok(&s, "type T { x: int }\nfn g() -> int { 1 }\nfn user() -> int { g() }\nfn t(v: T) -> int { v.x }");
+        assert_eq!(sorted(o.compiled), vec!["g", "t", "user"]);
+        checks_run(&s);
+        let o = ok(&s, "type T { x: int, y: int }");
+        assert_eq!(o.compiled, vec!["t"]);
+        assert_eq!(checks_run(&s), vec!["check_def(t)"]);
+    }
+
+    #[test]
+    fn a_rejected_input_leaves_the_incremental_database_as_it_was() {
+        let s = session();
+        ok(&s, "fn f() -> int { 1 }\nfn g() -> int { f() + 1 }\nlet x = 2;");
+        let lookup = |n: &str| s.engine.incremental.lock().unwrap_or_else(|e| e.into_inner()).lookup(n);
+        let before = (lookup("f"), lookup("g"), lookup("x"));
+        let err =
+            s.input("fn f() -> str { \"x\" }\nfn fresh() -> int { 1 }\nforget x;", "<test>").err().expect("breaks");
+        assert!(err.1.to_string().starts_with("error: breaks: this change breaks `g`\n  g: "), "{}", err.1);
+        assert_eq!((lookup("f"), lookup("g"), lookup("x")), before);
+        assert_eq!(lookup("fresh"), None);
+        // A failing initialiser rejects the commit after checking: no trace either.
+        assert!(s.input("fn f() -> int { 1 / 0 }\nlet y = f();", "<test>").is_err());
+        assert_eq!((lookup("f"), lookup("y")), (before.0.clone(), None));
+        assert_eq!(ok(&s, "g()").echo.as_deref(), Some("2"));
     }
 }

@@ -1,0 +1,442 @@
+//! The program database for incremental checking (section 5.4): salsa
+//! inputs for the newest world's definitions, the tracked queries that check
+//! one definition against the signatures it reads, and the reverse index that
+//! finds the definitions a changed signature may break.
+//!
+//! A transaction's own definitions are checked together by
+//! [`check_transaction`](crate::check::check_transaction); this database
+//! answers the other question: which *existing* definitions must be checked
+//! again, and what they check to. Each definition's check reads names only
+//! through [`resolve`] and [`signature`], so salsa records exactly which
+//! signatures it depends on; [`signature`] backdates when a redefinition keeps
+//! the signature, so a body-only change re-runs no other definition's check.
+
+use crate::check::{Checked, Env, check_transaction};
+use crate::diagnostic::Diagnostic;
+use crate::types::{FnSig, GlobalSig, TypeInfo};
+use salsa::Setter;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+/// What a definition offers the code that uses it. Two equal signatures mean
+/// its users need neither re-checking nor recompiling.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sig {
+    Fn(FnSig),
+    /// A type's fields or variants, and its schema version.
+    Type(Arc<TypeInfo>),
+    /// A global's type, and which store cell holds it: a redefined `let` is a
+    /// new cell (its users must be recompiled to read it) while a `var` of
+    /// the same type keeps its cell (`cell` 0).
+    Global {
+        sig: GlobalSig,
+        cell: u64,
+    },
+}
+
+/// The check of one definition's text in the newest world.
+pub type DefCheck = Result<Checked, Vec<Diagnostic>>;
+
+/// One definition of the newest world. A name keeps its input across
+/// versions (and across `forget`), so memos stay keyed by name.
+#[salsa::input(debug)]
+pub struct Def {
+    #[returns(ref)]
+    pub name: Arc<str>,
+    /// The definition's own text, verbatim.
+    #[returns(ref)]
+    pub text: Arc<str>,
+    /// The signature its transaction checked it to.
+    #[returns(ref)]
+    pub committed: Sig,
+}
+
+/// Which name means which definition. Only [`resolve`] reads it, so a
+/// change to the map re-runs those lookups (cheap, and backdated when the
+/// name still means the same input), never the checks behind them.
+#[salsa::input]
+pub struct Scope {
+    #[returns(ref)]
+    pub defs: imbl::HashMap<Arc<str>, Def>,
+}
+
+/// Interned names, never reclaimed: a reclaimed name would look changed to
+/// every check that read it, and re-run it for nothing.
+#[salsa::interned(revisions = usize::MAX)]
+pub struct Name<'db> {
+    #[returns(ref)]
+    pub text: Arc<str>,
+}
+
+#[salsa::db]
+pub trait Db: salsa::Database {
+    /// The one scope of the newest world.
+    fn scope(&self) -> Scope;
+    /// Records that a query body ran (the incrementality tests read it).
+    fn note(&self, what: String);
+}
+
+/// The definition `name` means in the newest world, if any.
+#[salsa::tracked(returns(copy))]
+pub fn resolve<'db>(db: &'db dyn Db, name: Name<'db>) -> Option<Def> {
+    db.scope().defs(db).get(name.text(db)).copied()
+}
+
+/// A definition's signature. It re-runs whenever its definition is set, and
+/// backdates when the value is equal: that is the early cutoff that keeps a
+/// body-only change from re-checking its users.
+#[salsa::tracked(returns(ref))]
+pub fn signature(db: &dyn Db, def: Def) -> Sig {
+    db.note(format!("signature({})", def.name(db)));
+    def.committed(db).clone()
+}
+
+/// Checks one definition's text against the newest world, reading every
+/// other name through [`resolve`] and [`signature`].
+#[salsa::tracked(returns(ref))]
+pub fn check_def(db: &dyn Db, def: Def) -> DefCheck {
+    db.note(format!("check_def({})", def.name(db)));
+    let text = def.text(db).clone();
+    let (prog, diags) = crate::parser::parse(&text);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    check_transaction(&prog, &text, &DbEnv { db })
+}
+
+/// The world as the checker sees it, answered by the queries.
+struct DbEnv<'db> {
+    db: &'db dyn Db,
+}
+
+impl DbEnv<'_> {
+    fn sig(&self, name: &str) -> Option<&Sig> {
+        let def = resolve(self.db, Name::new(self.db, Arc::from(name)))?;
+        Some(signature(self.db, def))
+    }
+}
+
+impl Env for DbEnv<'_> {
+    fn function(&self, name: &str) -> Option<FnSig> {
+        match self.sig(name)? {
+            Sig::Fn(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+    fn type_info(&self, name: &str) -> Option<Arc<TypeInfo>> {
+        match self.sig(name)? {
+            Sig::Type(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+    fn global(&self, name: &str) -> Option<GlobalSig> {
+        match self.sig(name)? {
+            Sig::Global { sig, .. } => Some(sig.clone()),
+            _ => None,
+        }
+    }
+    fn names(&self) -> Vec<Arc<str>> {
+        // Only for `did you mean` hints, after an error: reading the whole
+        // scope makes this (failed) check depend on every name, which is right.
+        self.db.scope().defs(self.db).keys().cloned().collect()
+    }
+}
+
+#[salsa::db]
+#[derive(Default)]
+struct Database {
+    storage: salsa::Storage<Self>,
+    scope: Option<Scope>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+#[salsa::db]
+impl salsa::Database for Database {}
+
+#[salsa::db]
+impl Db for Database {
+    fn scope(&self) -> Scope {
+        self.scope.expect("the scope is created with the database")
+    }
+    fn note(&self, what: String) {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(what);
+    }
+}
+
+/// A definition as a transaction commits it.
+#[derive(Clone, Debug)]
+pub struct NewDef {
+    pub name: Arc<str>,
+    pub text: Arc<str>,
+    pub sig: Sig,
+    /// The names its checked code depends on.
+    pub uses: Arc<[Arc<str>]>,
+}
+
+/// A transaction applied to the inputs but not yet committed: what it
+/// changed, and how to take it back.
+#[must_use = "a prospect must be settled or reverted"]
+pub struct Prospect {
+    /// Names whose signature the transaction changes (forgotten names too).
+    pub changed: Vec<Arc<str>>,
+    /// The scope before, if the transaction changed it.
+    old_scope: Option<imbl::HashMap<Arc<str>, Def>>,
+    /// Each input the transaction set, with its previous text and signature.
+    undo: Vec<(Def, Arc<str>, Sig)>,
+    defs: Vec<NewDef>,
+    forgets: Vec<Arc<str>>,
+}
+
+/// A dependent that still checks in the prospective world: recompile it.
+#[derive(Clone, Debug)]
+pub struct Rechecked {
+    pub name: Arc<str>,
+    pub text: Arc<str>,
+    pub checked: Checked,
+}
+
+/// A dependent that no longer checks, with its own errors.
+#[derive(Clone, Debug)]
+pub struct Broken {
+    pub name: Arc<str>,
+    pub diags: Vec<Diagnostic>,
+}
+
+/// What each definition of a checked transaction depends on: the names its
+/// checked code resolves to and the types its signature mentions.
+pub fn uses_of(checked: &Checked) -> HashMap<Arc<str>, Arc<[Arc<str>]>> {
+    let mut out = HashMap::new();
+    for f in &checked.fns {
+        let mut u = f.body.uses();
+        for (_, t) in &f.sig.params {
+            crate::hir::type_names(t, &mut u);
+        }
+        out.insert(f.name.clone(), u.into_iter().collect());
+    }
+    for g in &checked.globals {
+        let mut u = g.init.uses();
+        crate::hir::type_names(&g.sig.ty, &mut u);
+        out.insert(g.name.clone(), u.into_iter().collect());
+    }
+    for t in &checked.types {
+        let mut u = BTreeSet::new();
+        for f in t.fields() {
+            crate::hir::type_names(&f.ty, &mut u);
+        }
+        for v in t.variants() {
+            v.payload.iter().for_each(|p| crate::hir::type_names(p, &mut u));
+        }
+        out.insert(t.named.name.clone(), u.into_iter().collect());
+    }
+    out
+}
+
+/// The newest world as salsa inputs, plus who uses what.
+pub struct Incremental {
+    db: Database,
+    /// Every input ever created, by name (inputs live as long as the database).
+    handles: HashMap<Arc<str>, Def>,
+    /// Reverse dependencies: name -> the definitions whose code uses it.
+    users: HashMap<Arc<str>, BTreeSet<Arc<str>>>,
+    /// Forward dependencies, to take the old edges out on redefinition.
+    uses: HashMap<Arc<str>, Arc<[Arc<str>]>>,
+    last_cell: u64,
+}
+
+impl Default for Incremental {
+    fn default() -> Self {
+        Incremental::new()
+    }
+}
+
+impl Incremental {
+    /// An empty world (world 1 has no user definitions).
+    pub fn new() -> Incremental {
+        let mut db = Database::default();
+        db.scope = Some(Scope::new(&db, imbl::HashMap::new()));
+        Incremental { db, handles: HashMap::new(), users: HashMap::new(), uses: HashMap::new(), last_cell: 0 }
+    }
+
+    /// The signatures a checked transaction gives its definitions, by name.
+    /// Every `let` gets a new cell, as it does in the global store.
+    pub fn signatures(&mut self, checked: &Checked) -> HashMap<Arc<str>, Sig> {
+        let mut out = HashMap::new();
+        for f in &checked.fns {
+            out.insert(f.name.clone(), Sig::Fn(f.sig.clone()));
+        }
+        for t in &checked.types {
+            out.insert(t.named.name.clone(), Sig::Type(t.clone()));
+        }
+        for g in &checked.globals {
+            let cell = if g.sig.mutable { 0 } else { self.fresh_cell() };
+            out.insert(g.name.clone(), Sig::Global { sig: g.sig.clone(), cell });
+        }
+        out
+    }
+
+    fn fresh_cell(&mut self) -> u64 {
+        self.last_cell += 1;
+        self.last_cell
+    }
+
+    /// Sets the inputs to the prospective world (the newest plus `defs`,
+    /// without `forgets`) and answers which signatures that changes.
+    pub fn apply(&mut self, defs: Vec<NewDef>, forgets: &[Arc<str>]) -> Prospect {
+        let scope = self.db.scope();
+        let old_scope = scope.defs(&self.db).clone();
+        let mut new_scope = old_scope.clone();
+        let mut changed = Vec::new();
+        let mut undo = Vec::new();
+        // Tracked rather than found by comparing the maps: that is O(program).
+        let mut scope_changed = false;
+        for name in forgets {
+            if new_scope.remove(name).is_some() {
+                changed.push(name.clone());
+                scope_changed = true;
+            }
+        }
+        for d in &defs {
+            match self.handles.get(&d.name).copied() {
+                Some(def) => {
+                    let was_live = new_scope.contains_key(&d.name);
+                    let old_sig = signature(&self.db, def).clone();
+                    if was_live && old_sig != d.sig {
+                        changed.push(d.name.clone());
+                    }
+                    undo.push((def, def.text(&self.db).clone(), old_sig));
+                    def.set_text(&mut self.db).to(d.text.clone());
+                    def.set_committed(&mut self.db).to(d.sig.clone());
+                    if !was_live {
+                        new_scope.insert(d.name.clone(), def);
+                        scope_changed = true;
+                    }
+                }
+                None => {
+                    let def = Def::new(&self.db, d.name.clone(), d.text.clone(), d.sig.clone());
+                    self.handles.insert(d.name.clone(), def);
+                    new_scope.insert(d.name.clone(), def);
+                    scope_changed = true;
+                }
+            }
+        }
+        if scope_changed {
+            scope.set_defs(&mut self.db).to(new_scope);
+        }
+        changed.sort();
+        let old_scope = scope_changed.then_some(old_scope);
+        Prospect { changed, old_scope, undo, defs, forgets: forgets.to_vec() }
+    }
+
+    /// The existing definitions that use a changed name, other than those in
+    /// `skip` (the transaction's own and forgotten ones), sorted by name.
+    pub fn dependents(&self, changed: &[Arc<str>], skip: &HashSet<Arc<str>>) -> Vec<Arc<str>> {
+        let mut out = BTreeSet::new();
+        for name in changed {
+            for user in self.users.get(name).into_iter().flatten() {
+                if !skip.contains(user) && user != name {
+                    out.insert(user.clone());
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Checks, in the prospective world, every definition that uses a name
+    /// whose signature the prospect changes (other than those in `skip`).
+    /// Salsa re-runs only the checks whose signatures changed; the others
+    /// answer from their memo. Every failure is returned, by name.
+    pub fn recheck(&self, p: &Prospect, skip: &HashSet<Arc<str>>) -> Result<Vec<Rechecked>, Vec<Broken>> {
+        let mut ok = Vec::new();
+        let mut broken = Vec::new();
+        for name in self.dependents(&p.changed, skip) {
+            let Some(&def) = self.handles.get(&name) else { continue };
+            let text = def.text(&self.db).clone();
+            match check_def(&self.db, def) {
+                Ok(checked) => ok.push(Rechecked { name, text, checked: checked.clone() }),
+                Err(diags) => broken.push(Broken { name, diags: diags.clone() }),
+            }
+        }
+        if broken.is_empty() { Ok(ok) } else { Err(broken) }
+    }
+
+    /// The check of `name`'s current definition (memoised).
+    pub fn check(&self, name: &str) -> Option<&DefCheck> {
+        let def = *self.handles.get(name)?;
+        Some(check_def(&self.db, def))
+    }
+
+    /// The newest world (prospective while a transaction is applied), for
+    /// checking a transaction's text against it.
+    pub fn env(&self) -> impl Env + '_ {
+        DbEnv { db: &self.db }
+    }
+
+    /// Takes a rejected transaction back: every input as it was.
+    pub fn revert(&mut self, p: Prospect) {
+        for (def, text, sig) in p.undo.into_iter().rev() {
+            def.set_text(&mut self.db).to(text);
+            def.set_committed(&mut self.db).to(sig);
+        }
+        if let Some(old) = p.old_scope {
+            let scope = self.db.scope();
+            scope.set_defs(&mut self.db).to(old);
+        }
+    }
+
+    /// Keeps a committed transaction and its re-checked dependents (their
+    /// text is unchanged; their signatures may be new, e.g. a type's schema
+    /// version); the reverse index learns every new edge.
+    pub fn settle(&mut self, p: Prospect, dependents: &[Rechecked]) {
+        for name in &p.forgets {
+            self.set_uses(name, Arc::from([]));
+        }
+        for d in p.defs {
+            self.set_uses(&d.name, d.uses);
+        }
+        for r in dependents {
+            let mut uses = uses_of(&r.checked);
+            let sigs = self.signatures(&r.checked);
+            if let (Some(def), Some(sig)) = (self.handles.get(&r.name).copied(), sigs.get(&r.name))
+                && def.committed(&self.db) != sig
+            {
+                def.set_committed(&mut self.db).to(sig.clone());
+            }
+            self.set_uses(&r.name, uses.remove(&r.name).unwrap_or_else(|| Arc::from([])));
+        }
+    }
+
+    fn set_uses(&mut self, name: &Arc<str>, uses: Arc<[Arc<str>]>) {
+        if let Some(old) = self.uses.remove(name) {
+            for u in old.iter() {
+                if let Some(set) = self.users.get_mut(u) {
+                    set.remove(name);
+                    if set.is_empty() {
+                        self.users.remove(u);
+                    }
+                }
+            }
+        }
+        for u in uses.iter() {
+            self.users.entry(u.clone()).or_default().insert(name.clone());
+        }
+        if !uses.is_empty() {
+            self.uses.insert(name.clone(), uses);
+        }
+    }
+
+    /// The query bodies that ran since the last call, as `query(name)`, in
+    /// the order they ran (for tests of incrementality).
+    pub fn take_log(&self) -> Vec<String> {
+        std::mem::take(&mut *self.db.log.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The definition `name` means in the newest world, with its text and
+    /// signature (for tests: a reverted transaction leaves these as they were).
+    pub fn lookup(&self, name: &str) -> Option<(Arc<str>, Sig)> {
+        let def = resolve(&self.db, Name::new(&self.db, Arc::from(name)))?;
+        Some((def.text(&self.db).clone(), signature(&self.db, def).clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests;
