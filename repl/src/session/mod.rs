@@ -17,6 +17,8 @@ use std::time::Duration;
 
 mod deps;
 mod items;
+#[cfg(test)]
+mod task_tests;
 
 use deps::{Hiding, forgotten, render_breaks, settle_or_revert, still_used, texts_of};
 use items::{ack_items, def_name, drop_unchanged, ends_with_expression};
@@ -467,12 +469,12 @@ mod tests {
     use super::*;
     use jit::abi::Output;
 
-    struct Quiet;
+    pub(super) struct Quiet;
     impl Output for Quiet {
         fn write_line(&self, _: &str) {}
     }
 
-    fn session() -> Session {
+    pub(super) fn session() -> Session {
         Session::new(SessionConfig {
             output: Arc::new(|| Box::new(Quiet)),
             task_output: Arc::new(|| Box::new(Quiet)),
@@ -480,7 +482,7 @@ mod tests {
         })
     }
 
-    fn ok(s: &Session, src: &str) -> InputOutcome {
+    pub(super) fn ok(s: &Session, src: &str) -> InputOutcome {
         match s.input(src, "<test>") {
             Ok(o) => o,
             Err((_, f)) => panic!("{src}: {f}"),
