@@ -222,6 +222,11 @@ fn unknown(id: i64) -> Refusal {
     format!("unknown task {id}: no task has that id (see :tasks)")
 }
 
+/// Where task `id` is in the table (ids count from 1).
+fn index(id: i64) -> Result<usize, Refusal> {
+    id.checked_sub(1).and_then(|i| usize::try_from(i).ok()).ok_or_else(|| unknown(id))
+}
+
 impl Tasks {
     fn lock(&self) -> MutexGuard<'_, Vec<Task>> {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
@@ -350,7 +355,7 @@ impl Tasks {
         }
         let mut table = self.lock();
         loop {
-            let t = table.get(usize::try_from(id - 1).unwrap_or(usize::MAX)).ok_or_else(|| unknown(id))?;
+            let t = table.get(index(id)?).ok_or_else(|| unknown(id))?;
             if t.pending.is_some() {
                 return Err(format!(
                     "invalid argument: task {id} starts when this transaction commits, so it cannot be waited for here"
@@ -374,7 +379,7 @@ impl Tasks {
     /// was paused.
     pub fn resume(&self, shared: &Arc<Shared>, id: i64) -> Result<bool, Refusal> {
         let mut table = self.lock();
-        let t = table.get_mut(usize::try_from(id - 1).unwrap_or(usize::MAX)).ok_or_else(|| unknown(id))?;
+        let t = table.get_mut(index(id)?).ok_or_else(|| unknown(id))?;
         if t.status != Status::Paused {
             return Ok(false);
         }
@@ -390,7 +395,7 @@ impl Tasks {
     /// at its next step boundary.
     pub fn stop(&self, id: i64) -> Result<Status, Refusal> {
         let mut table = self.lock();
-        let t = table.get_mut(usize::try_from(id - 1).unwrap_or(usize::MAX)).ok_or_else(|| unknown(id))?;
+        let t = table.get_mut(index(id)?).ok_or_else(|| unknown(id))?;
         t.signals.stop.store(true, Ordering::SeqCst);
         if t.status == Status::Paused {
             t.status = Status::Stopped;
@@ -405,7 +410,7 @@ impl Tasks {
     /// status it had.
     pub fn kill(&self, id: i64) -> Result<Status, Refusal> {
         let mut table = self.lock();
-        let t = table.get_mut(usize::try_from(id - 1).unwrap_or(usize::MAX)).ok_or_else(|| unknown(id))?;
+        let t = table.get_mut(index(id)?).ok_or_else(|| unknown(id))?;
         match t.status {
             Status::Running => {
                 t.killed = true;

@@ -1359,8 +1359,12 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         Ok(Self::borrowed(vec![], Ty::Unit))
     }
 
-    /// `while i < end { body(i); i += 1 }` with an interrupt/stack poll on the
-    /// back-edge; `break`/`continue` inside `body` work.
+    /// A loop of `i` from its current value up to `end` (exclusive). The
+    /// iterations run in chunks of at most [`POLL_EVERY`], with the
+    /// interrupt poll between chunks rather than on every back-edge
+    /// ("loop strip mining"): a tight loop pays for one poll per chunk. A
+    /// chunk's body has no loop or call without its own poll, so a chunk
+    /// takes bounded time. `break`/`continue` inside `body` work.
     pub fn counted_loop(
         &mut self,
         i: Variable,
@@ -1368,15 +1372,31 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         span: Span,
         mut body: impl FnMut(&mut Self, Value) -> R<()>,
     ) -> R<()> {
-        let header = self.b.create_block();
+        let outer = self.b.create_block();
+        let chunk = self.b.create_block();
+        let inner = self.b.create_block();
         let body_b = self.b.create_block();
         let latch = self.b.create_block();
+        let poll = self.b.create_block();
         let exit = self.b.create_block();
-        self.b.ins().jump(header, &[]);
-        self.b.switch_to_block(header);
+        self.b.ins().jump(outer, &[]);
+        self.b.switch_to_block(outer);
         let iv = self.b.use_var(i);
         let c = self.b.ins().icmp(IntCC::SignedLessThan, iv, end);
-        self.b.ins().brif(c, body_b, &[], exit, &[]);
+        self.b.ins().brif(c, chunk, &[], exit, &[]);
+        self.b.switch_to_block(chunk);
+        self.b.seal_block(chunk);
+        // chunk_end = min(end, i + POLL_EVERY), minding overflow near i64::MAX.
+        let t = self.b.ins().iadd_imm_s(iv, POLL_EVERY);
+        let wrapped = self.b.ins().icmp(IntCC::SignedLessThan, t, iv);
+        let past = self.b.ins().icmp(IntCC::SignedGreaterThan, t, end);
+        let use_end = self.b.ins().bor(wrapped, past);
+        let chunk_end = self.b.ins().select(use_end, end, t);
+        self.b.ins().jump(inner, &[]);
+        self.b.switch_to_block(inner);
+        let iv = self.b.use_var(i);
+        let c = self.b.ins().icmp(IntCC::SignedLessThan, iv, chunk_end);
+        self.b.ins().brif(c, body_b, &[], poll, &[]);
         self.b.switch_to_block(body_b);
         self.b.seal_block(body_b);
         self.push_loop(latch, exit);
@@ -1386,13 +1406,17 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         self.b.ins().jump(latch, &[]);
         self.b.switch_to_block(latch);
         self.b.seal_block(latch);
-        let line = self.line(span);
-        self.loop_poll(line);
         let iv = self.b.use_var(i);
         let next = self.b.ins().iadd_imm_s(iv, 1);
         self.b.def_var(i, next);
-        self.b.ins().jump(header, &[]);
-        self.b.seal_block(header);
+        self.b.ins().jump(inner, &[]);
+        self.b.seal_block(inner);
+        self.b.switch_to_block(poll);
+        self.b.seal_block(poll);
+        let line = self.line(span);
+        self.loop_poll(line);
+        self.b.ins().jump(outer, &[]);
+        self.b.seal_block(outer);
         self.b.switch_to_block(exit);
         self.b.seal_block(exit);
         Ok(())
@@ -1481,6 +1505,9 @@ fn int_cc(op: lang::ast::BinOp) -> IntCC {
         _ => IntCC::SignedGreaterThanOrEqual,
     }
 }
+
+/// Iterations of a counted loop between two interrupt polls.
+const POLL_EVERY: i64 = 1024;
 
 /// How many closure literals `e` passes directly as call arguments.
 fn closure_args(e: &hir::Expr) -> usize {
