@@ -72,8 +72,9 @@ pub struct Name<'db> {
 pub trait Db: salsa::Database {
     /// The one scope of the newest world.
     fn scope(&self) -> Scope;
-    /// Records that a query body ran (the incrementality tests read it).
-    fn note(&self, what: String);
+    /// Records that a query body ran, when the log is on (the
+    /// incrementality tests read it).
+    fn note(&self, what: std::fmt::Arguments<'_>);
 }
 
 /// The definition `name` means in the newest world, if any.
@@ -87,7 +88,7 @@ pub fn resolve<'db>(db: &'db dyn Db, name: Name<'db>) -> Option<Def> {
 /// body-only change from re-checking its users.
 #[salsa::tracked(returns(ref))]
 pub fn signature(db: &dyn Db, def: Def) -> Sig {
-    db.note(format!("signature({})", def.name(db)));
+    db.note(format_args!("signature({})", def.name(db)));
     def.committed(db).clone()
 }
 
@@ -95,7 +96,7 @@ pub fn signature(db: &dyn Db, def: Def) -> Sig {
 /// other name through [`resolve`] and [`signature`].
 #[salsa::tracked(returns(ref))]
 pub fn check_def(db: &dyn Db, def: Def) -> DefCheck {
-    db.note(format!("check_def({})", def.name(db)));
+    db.note(format_args!("check_def({})", def.name(db)));
     let text = def.text(db).clone();
     let (prog, diags) = crate::parser::parse(&text);
     if !diags.is_empty() {
@@ -147,7 +148,8 @@ impl Env for DbEnv<'_> {
 struct Database {
     storage: salsa::Storage<Self>,
     scope: Option<Scope>,
-    log: Arc<Mutex<Vec<String>>>,
+    /// `None` (the default) keeps no log: a long session must not grow.
+    log: Arc<Mutex<Option<Vec<String>>>>,
 }
 
 #[salsa::db]
@@ -158,8 +160,10 @@ impl Db for Database {
     fn scope(&self) -> Scope {
         self.scope.expect("the scope is created with the database")
     }
-    fn note(&self, what: String) {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(what);
+    fn note(&self, what: std::fmt::Arguments<'_>) {
+        if let Some(log) = self.log.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            log.push(what.to_string());
+        }
     }
 }
 
@@ -424,10 +428,15 @@ impl Incremental {
         }
     }
 
-    /// The query bodies that ran since the last call, as `query(name)`, in
-    /// the order they ran (for tests of incrementality).
+    /// Starts logging which query bodies run (for tests of incrementality).
+    pub fn keep_log(&self) {
+        self.db.log.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(Vec::new);
+    }
+
+    /// The query bodies that ran since the last call (or since
+    /// [`Self::keep_log`]), as `query(name)`, in the order they ran.
     pub fn take_log(&self) -> Vec<String> {
-        std::mem::take(&mut *self.db.log.lock().unwrap_or_else(|e| e.into_inner()))
+        self.db.log.lock().unwrap_or_else(|e| e.into_inner()).as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The definition `name` means in the newest world, with its text and

@@ -70,6 +70,7 @@ const ALL: [&str; 4] = ["f", "g", "h", "k"];
 #[test]
 fn a_body_change_re_checks_no_other_definition() {
     let mut inc = Incremental::new();
+    inc.keep_log();
     commit(&mut inc, PROGRAM).unwrap();
     check_all(&inc, &ALL);
     inc.take_log();
@@ -82,6 +83,7 @@ fn a_body_change_re_checks_no_other_definition() {
 #[test]
 fn a_signature_change_re_checks_exactly_its_users() {
     let mut inc = Incremental::new();
+    inc.keep_log();
     commit(&mut inc, PROGRAM).unwrap();
     check_all(&inc, &ALL);
     inc.take_log();
@@ -99,6 +101,7 @@ fn a_signature_change_re_checks_exactly_its_users() {
 #[test]
 fn a_type_change_re_checks_its_users() {
     let mut inc = Incremental::new();
+    inc.keep_log();
     commit(&mut inc, "type P { x: int }\nfn getx(p: P) -> int { p.x }\nfn other() -> int { 1 }").unwrap();
     check_all(&inc, &["P", "getx", "other"]);
     inc.take_log();
@@ -110,6 +113,7 @@ fn a_type_change_re_checks_its_users() {
 #[test]
 fn a_redefined_let_is_a_new_cell_for_its_users() {
     let mut inc = Incremental::new();
+    inc.keep_log();
     commit(&mut inc, "let x = 1;\nvar v = 1;\nfn f() -> int { x + v }").unwrap();
     assert_eq!(commit(&mut inc, "var v = 5;").unwrap(), Vec::<Arc<str>>::new(), "a var keeps its cell");
     assert_eq!(commit(&mut inc, "let x = 2;").unwrap(), vec![Arc::from("f")]);
@@ -118,6 +122,7 @@ fn a_redefined_let_is_a_new_cell_for_its_users() {
 #[test]
 fn a_rejected_change_leaves_the_database_as_it_was() {
     let mut inc = Incremental::new();
+    inc.keep_log();
     commit(&mut inc, PROGRAM).unwrap();
     check_all(&inc, &ALL);
     let before: Vec<_> = ALL.iter().map(|n| inc.lookup(n)).collect();

@@ -600,6 +600,7 @@ mod tests {
     #[test]
     fn only_users_of_a_changed_signature_are_re_checked() {
         let s = session();
+        s.engine.incremental.lock().unwrap_or_else(|e| e.into_inner()).keep_log();
         ok(&s, "fn f() -> int { 1 }\nfn g() -> int { f() + 1 }\nfn h() -> int { g() * 2 }\nfn k() -> int { 7 }");
         checks_run(&s);
         ok(&s, "fn f() -> int { 5 }");
