@@ -82,7 +82,7 @@ fn run_command(cli: Cli) -> ExitCode {
                 ..SessionConfig::stdout(timeout.map(Duration::from_millis))
             };
             let code = run_file(&file, config);
-            if check_leaks && code == ExitCode::SUCCESS || check_leaks && code == ExitCode::from(1) {
+            if check_leaks && (code == ExitCode::SUCCESS || code == ExitCode::from(1)) {
                 let live = jit::runtime::heap::live_objects();
                 if live != 0 {
                     crate::say::err!("leak: {live} heap objects still live after the run");

@@ -22,9 +22,16 @@ use std::sync::Mutex;
 /// 64-bit form in `out`.
 pub type TaskEntry = unsafe extern "C" fn(*const crate::abi::Ctx, u64, *const u64, *mut u64) -> u8;
 
-/// Entries by call shape. The modules are kept (never freed) because entry
-/// addresses are handed to tasks that may run as long as the process.
-static ENTRIES: Mutex<Option<(HashMap<Vec<Type>, usize>, Vec<JITModule>)>> = Mutex::new(None);
+/// The compiled entries: addresses by call shape, and the modules holding
+/// them, kept (never freed) because entry addresses are handed to tasks that
+/// may run as long as the process.
+#[derive(Default)]
+struct Entries {
+    by_shape: HashMap<Vec<Type>, usize>,
+    modules: Vec<JITModule>,
+}
+
+static ENTRIES: Mutex<Option<Entries>> = Mutex::new(None);
 
 /// The task entry for calling a function with `params` returning `ret`.
 pub fn task_entry(params: &[Ty], ret: &Ty) -> Result<TaskEntry, CodegenError> {
@@ -34,13 +41,13 @@ pub fn task_entry(params: &[Ty], ret: &Ty) -> Result<TaskEntry, CodegenError> {
     shape.push(types::INVALID);
     shape.extend(clif_types(ret));
     let mut guard = ENTRIES.lock().unwrap_or_else(|e| e.into_inner());
-    let (entries, modules) = guard.get_or_insert_with(|| (HashMap::new(), Vec::new()));
-    let addr = match entries.get(&shape) {
+    let entries = guard.get_or_insert_with(Entries::default);
+    let addr = match entries.by_shape.get(&shape) {
         Some(&a) => a,
         None => {
             let (module, addr) = compile_entry(params, ret)?;
-            modules.push(module);
-            entries.insert(shape, addr);
+            entries.modules.push(module);
+            entries.by_shape.insert(shape, addr);
             addr
         }
     };
