@@ -61,6 +61,19 @@ impl Ty {
         }
     }
 
+    /// Like [`Ty::fits`], but two versions of one named type count as the
+    /// same (also inside vectors and maps). Only migration bodies use it,
+    /// for values they store (SPEC 6.2: a field type written the same is the
+    /// same type; the runtime migrates the nested value when it is loaded).
+    pub fn fits_any_version(&self, other: &Ty) -> bool {
+        match (self, other) {
+            (Ty::Named(a), Ty::Named(b)) => a.name == b.name,
+            (Ty::Vec(a), Ty::Vec(b)) => a.fits_any_version(b),
+            (Ty::Map(ka, va), Ty::Map(kb, vb)) => ka.fits_any_version(kb) && va.fits_any_version(vb),
+            (a, b) => a.fits(b),
+        }
+    }
+
     /// Contains `Error` somewhere: diagnostics about it would be noise.
     pub fn has_error(&self) -> bool {
         match self {
@@ -116,6 +129,11 @@ pub struct FnSig {
     pub params: Vec<(Arc<str>, Ty)>,
     pub ret: Ty,
     pub overridable: bool,
+    /// The body neither reads nor assigns globals, prints, spawns, defines,
+    /// sleeps, waits nor resumes, and calls only pure functions: migrations
+    /// may call it (SPEC 6.2). Part of the signature so that a function
+    /// becoming impure re-checks its users.
+    pub pure: bool,
 }
 
 /// A user type at one version, as checked.

@@ -25,6 +25,8 @@ const CHECK_PHRASES: &[&str] = &[
     "second-class",
     "wrong number of arguments",
     "not assignable",
+    "needs a default",
+    "not pure",
 ];
 
 // ----- helpers -----
@@ -138,6 +140,7 @@ fn closures(e: &hir::Expr) -> Vec<&hir::Closure> {
 fn validate(c: &Checked) {
     let bodies =
         c.fns.iter().map(|f| &f.body).chain(c.globals.iter().map(|g| &g.init)).chain(c.exprs.iter().map(|e| &e.body));
+    let bodies = bodies.chain(c.migrations.iter().map(|m| &m.body));
     for b in bodies {
         let mut v = Validator { body: b, frames: vec![(Vec::new(), Vec::new())] };
         for &p in &b.params {
@@ -396,11 +399,11 @@ fn conformance_error_files_report_their_phrase() {
 
 /// Each transcript's inputs, checked in a world holding what earlier inputs
 /// committed: inputs the transcript does not expect to fail must check.
-/// (Items of later issues — migrate, forget, experiment, graduate — and
+/// (Items of later issues — forget, experiment, graduate — and
 /// runtime-only behaviour are skipped.)
 #[test]
 fn conformance_repl_inputs_check_in_order() {
-    let later = ["migrate ", "forget ", "experiment ", "graduate ", "overridable "];
+    let later = ["forget ", "experiment ", "graduate ", "overridable "];
     let mut checked = 0;
     for dir in ["worlds", "types", "state", "tasks", "overlays"] {
         for file in conformance_files(dir, "repl") {
@@ -901,10 +904,200 @@ fn field_defaults_are_checked_once_where_defined() {
     assert!(d[0].message.starts_with("type mismatch: the default of `A.next` needs itself"), "{}", d[0].message);
 }
 
+// ----- migrations -----
+
+/// A world holding what `earlier` defines.
+fn world(earlier: &[&str]) -> MapEnv {
+    let mut env = MapEnv::default();
+    for src in earlier {
+        let c = run_in(src, &env).unwrap_or_else(|d| panic!("{src}\n{}", render(&d, "earlier", src)));
+        env.commit(&c);
+    }
+    env
+}
+
+/// Checks `src` in a world holding `earlier`, expecting success.
+fn ok_in(earlier: &[&str], src: &str) -> Checked {
+    match run_in(src, &world(earlier)) {
+        Ok(c) => {
+            validate(&c);
+            c
+        }
+        Err(d) => panic!("{src}\nunexpected errors:\n{}", render(&d, "test.strata", src)),
+    }
+}
+
+/// Checks `src` in a world holding `earlier`, expecting exactly one error.
+fn one_err_in(earlier: &[&str], src: &str) -> Diagnostic {
+    match run_in(src, &world(earlier)) {
+        Ok(_) => panic!("{src}\nchecked without errors"),
+        Err(d) => {
+            assert_eq!(d.len(), 1, "{src}\nexpected one error:\n{}", render(&d, "test.strata", src));
+            d.into_iter().next().unwrap()
+        }
+    }
+}
+
+fn named(name: &str, version: u32, is_enum: bool) -> Ty {
+    Ty::Named(Arc::new(NamedTy { name: Arc::from(name), version, is_enum }))
+}
+
 #[test]
-fn later_items_are_not_supported_yet() {
-    let d = one_err("type T { a: int }\nmigrate T(old) { T { a: old.a } }");
-    assert_eq!(d.message, "`migrate` items are not supported yet");
+fn a_new_type_has_no_migration_and_a_redefined_one_has_one() {
+    let c = ok("type T { a: int }");
+    assert!(c.migrations.is_empty());
+    let c = ok_in(&["type T { a: int }"], "type T { a: int, b: int = 7 }");
+    assert_eq!(c.migrations.len(), 1);
+    let m = &c.migrations[0];
+    assert_eq!((&*m.type_name, m.from, m.to, m.item), ("T", 1, 2, None));
+    assert_eq!(&*m.body.name, "migrate T");
+    assert_eq!(m.body.params.len(), 1);
+    assert_eq!(m.body.local(m.body.params[0]).ty, named("T", 1, false));
+    assert_eq!(m.body.ret, named("T", 2, false));
+}
+
+#[test]
+fn a_derived_record_migration_copies_keeps_defaults_and_drops() {
+    let c = ok_in(&["type T { a: int, gone: str, s: [int] }"], "type T { s: [int], a: int, b: int = 7 }");
+    let m = &c.migrations[0];
+    let (_, tail) = block(&m.body.body);
+    let H::Record { ty, fields } = &tail.expect("a record").kind else { panic!("{:?}", m.body.body) };
+    assert_eq!(ty.version, 2);
+    // In the new declaration order: `s` and `a` copied from the old value
+    // (by their old field indices), `b` its default.
+    let old = m.body.params[0];
+    let copied = |e: &hir::Expr| match &e.kind {
+        H::Field { base, index } if base.kind == H::Local(old) => Some(*index),
+        _ => None,
+    };
+    assert_eq!(copied(&fields[0]), Some(2));
+    assert_eq!(copied(&fields[1]), Some(0));
+    assert_eq!(fields[2].kind, H::Int(7));
+}
+
+#[test]
+fn a_field_without_a_default_needs_one() {
+    let src = "type T { a: int, b: int }";
+    let d = one_err_in(&["type T { a: int }"], src);
+    assert_eq!(d.message, "needs a default: new field `b` of `T` has no default");
+    assert_eq!(spanned(src, &d), "b: int");
+    assert!(d.hints[0].contains("`b: int = ...`") && d.hints[0].contains("migrate T(old)"), "{:?}", d.hints);
+    let src = "type T { a: str }";
+    let d = one_err_in(&["type T { a: int }"], src);
+    assert_eq!(d.message, "needs a default: field `a` of `T` changed type from `int` to `str`");
+    assert_eq!(spanned(src, &d), "a: str");
+    // A default, or an explicit migration, settles it.
+    ok_in(&["type T { a: int }"], "type T { a: str = \"\" }");
+    ok_in(&["type T { a: int }"], "type T { a: str }\nmigrate T(old) { T { a: str(old.a) } }");
+}
+
+#[test]
+fn an_explicit_migration_reads_the_old_fields() {
+    let earlier = ["enum Meal { None, Vegan }", "type Passenger { first: str, last: str, meal: Meal }"];
+    let src = "enum Meal { None, Vegan, Kosher }\n\
+               type Person { first: str, last: str }\n\
+               type Passenger { person: Person, meal: Meal }\n\
+               migrate Passenger(old) { Passenger { person: Person { first: old.first, last: old.last }, meal: old.meal } }";
+    let c = ok_in(&earlier, src);
+    let m = c.migrations.iter().find(|m| &*m.type_name == "Passenger").expect("Passenger migrates");
+    assert_eq!((m.from, m.to, m.item), (1, 2, Some(3)));
+    assert_eq!(m.body.local(m.body.params[0]).name.as_ref(), "old");
+    // `old.meal` is the old `Meal`, stored where the new one is expected.
+    let mut meal_tys = Vec::new();
+    m.body.body.any(&mut |e: &hir::Expr| {
+        if let H::Field { index: 2, .. } = e.kind {
+            meal_tys.push(e.ty.clone());
+        }
+        false
+    });
+    assert_eq!(meal_tys, vec![named("Meal", 1, true)]);
+    // Meal's own migration is derived (a variant added).
+    assert!(c.migrations.iter().any(|m| &*m.type_name == "Meal" && m.item.is_none()));
+    // Old fields are not the new ones, and the result must be the new version.
+    let d = one_err_in(
+        &earlier[..],
+        "type Passenger { first: str }\nmigrate Passenger(old) { Passenger { first: old.nope } }",
+    );
+    assert_eq!(d.message, "unknown name: `Passenger` has no field `nope`");
+    let d = one_err_in(&earlier[..], "type Passenger { first: str }\nmigrate Passenger(old) { old }");
+    assert_eq!(d.message, "type mismatch: expected `Passenger v2`, found `Passenger v1`");
+}
+
+#[test]
+fn an_explicit_enum_migration_matches_the_old_variants() {
+    let earlier = ["enum Meal { None, LactoOvo, Vegan }"];
+    let src = "enum Meal { None, Vegetarian, Vegan }\n\
+               migrate Meal(old) { match old { Meal::LactoOvo => Meal::Vegetarian, Meal::Vegan => Meal::Vegan, Meal::None => Meal::None } }";
+    let c = ok_in(&earlier, src);
+    let m = &c.migrations[0];
+    let (_, tail) = block(&m.body.body);
+    let H::Match { arms, .. } = &tail.expect("a match").kind else { panic!() };
+    // Patterns use the old tags, results the new ones.
+    assert_eq!(arms[0].pat, Pat::Variant { tag: 1, args: vec![] });
+    assert!(matches!(arms[0].body.kind, H::Variant { tag: 1, ref ty, .. } if ty.version == 2));
+    // Without the migration, the removed variant is reported.
+    let d = one_err_in(&earlier, "enum Meal { None, Vegetarian, Vegan }");
+    assert!(d.message.starts_with("needs a migration: variant `Meal::LactoOvo` was removed"), "{}", d.message);
+    assert!(d.hints[0].contains("migrate Meal(old)"), "{:?}", d.hints);
+    // An old match must cover the old variants.
+    let d = one_err_in(
+        &earlier,
+        "enum Meal { None, Vegan }\nmigrate Meal(old) { match old { Meal::None => Meal::None, Meal::Vegan => Meal::Vegan } }",
+    );
+    assert!(d.message.starts_with("not exhaustive"), "{}", d.message);
+    // Same variants map to themselves, payloads included.
+    let c = ok_in(&["enum S { A(int, str), B }"], "enum S { B, A(int, str), C }");
+    assert!(c.migrations[0].item.is_none());
+    let d = one_err_in(&["enum S { A(int), B }"], "enum S { A(str), B }");
+    assert!(d.message.starts_with("needs a migration: the payload of `S::A` changed"), "{}", d.message);
+    let d = one_err_in(&["enum S { A(int), B }"], "type S { a: int }");
+    assert_eq!(d.message, "needs a migration: `S` changes from an enum to a record");
+}
+
+#[test]
+fn a_migration_must_be_pure() {
+    let earlier = ["var log: [str] = []", "type T { a: int }"];
+    let src = "type T { a: int, b: int }\nmigrate T(old) { log = push(log, \"x\"); T { a: old.a, b: 0 } }";
+    let d = one_err_in(&earlier, src);
+    assert_eq!(d.message, "not pure: `migrate T` assigns the global `log`");
+    assert_eq!(spanned(src, &d), "log = push(log, \"x\")");
+    let d = one_err_in(&earlier, "type T { a: int, b: int = len(log) }");
+    assert_eq!(d.message, "not pure: `migrate T` reads the global `log`");
+    // Through functions of the transaction, recursion included, and of the world.
+    let src = "fn f(x: int) -> int { if x > 0 { g(x - 1) } else { print(x); x } }\n\
+               fn g(x: int) -> int { f(x) }\n\
+               type T { a: int }\n\
+               migrate T(old) { T { a: g(old.a) } }";
+    let d = one_err_in(&earlier, src);
+    assert_eq!(d.message, "not pure: `migrate T` calls `g`, which calls `f`, which is not pure");
+    assert_eq!(spanned(src, &d), "g(old.a)");
+    let earlier2 = ["type T { a: int }", "fn shout(x: int) -> int { print(x); x }"];
+    let d = one_err_in(&earlier2, "type T { b: int }\nmigrate T(old) { T { b: map([old.a], |x| shout(x))[0] } }");
+    assert_eq!(d.message, "not pure: `migrate T` calls `shout`, which is not pure");
+    // Pure helpers are fine, and purity is part of a function's signature.
+    let c = ok_in(
+        &earlier2,
+        "fn twice(x: int) -> int { x * 2 }\ntype T { b: int }\nmigrate T(old) { T { b: twice(old.a) } }",
+    );
+    assert!(c.fns[0].sig.pure);
+    let c = ok("fn p(x: int) { print(x); }\nfn q() { spawn p(1); }\nfn r() -> int { 1 }");
+    assert_eq!(c.fns.iter().map(|f| f.sig.pure).collect::<Vec<_>>(), vec![false, false, true]);
+}
+
+#[test]
+fn a_stray_migrate_is_reported() {
+    let d = one_err("type T { a: int }\nmigrate T(old) { T { a: 1 } }");
+    assert!(d.message.contains("no earlier version"), "{}", d.message);
+    let d = one_err_in(&["type T { a: int }"], "migrate T(old) { old }");
+    assert!(d.message.contains("needs a new definition of `T`"), "{}", d.message);
+    let d = one_err_in(&["type Tea { a: int }"], "migrate Tee(old) { old }");
+    assert_eq!(d.message, "unknown name `Tee`");
+    assert_eq!(d.hints, vec!["did you mean `Tea`?".to_string()]);
+    let d = one_err_in(
+        &["type T { a: int }"],
+        "type T { a: int, b: int }\nmigrate T(old) { T { a: 1, b: 2 } }\nmigrate T(o) { T { a: 1, b: 2 } }",
+    );
+    assert!(d.message.contains("`migrate T` is given twice"), "{}", d.message);
 }
 
 #[test]
@@ -940,8 +1133,9 @@ fn check_never_panics(src: &str) {
     }
     if let Err(diags) = result {
         for d in &diags {
-            let known = CHECK_PHRASES.iter().chain(&["reserved name"]).any(|p| d.message.starts_with(p))
-                || d.message.ends_with("not supported yet");
+            let known =
+                CHECK_PHRASES.iter().chain(&["reserved name", "needs a migration"]).any(|p| d.message.starts_with(p))
+                    || d.message.ends_with("not supported yet");
             assert!(known, "{src:?}: {}", d.message);
             assert!(!d.label.is_empty(), "{src:?}: no label on {}", d.message);
             assert!(

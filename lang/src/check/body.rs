@@ -63,6 +63,9 @@ pub(super) struct BodyCx<'n, 'a> {
     /// Field defaults being expanded right now (type name, field index): a
     /// default that needs itself would expand forever.
     pub defaults_in_progress: Vec<(Arc<str>, usize)>,
+    /// Checking a migration body: a stored value (record field, variant
+    /// payload) may be another version of the named type expected there.
+    pub migration: bool,
 }
 
 impl<'n, 'a> BodyCx<'n, 'a> {
@@ -78,6 +81,7 @@ impl<'n, 'a> BodyCx<'n, 'a> {
             depth: 0,
             too_deep_reported: false,
             defaults_in_progress: Vec::new(),
+            migration: false,
         }
     }
 

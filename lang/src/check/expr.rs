@@ -36,6 +36,21 @@ impl BodyCx<'_, '_> {
         h
     }
 
+    /// [`BodyCx::expect`] for a value stored in a record field or variant
+    /// payload: inside a migration, another version of the expected named
+    /// type fits too (SPEC 6.2), because nested values are migrated on load.
+    pub fn expect_stored(&mut self, e: &ast::Expr, ty: &Ty) -> hir::Expr {
+        if !self.migration {
+            return self.expect(e, ty);
+        }
+        let mut h = self.expr(e, Some(ty));
+        if !h.ty.fits(ty) && !h.ty.fits_any_version(ty) {
+            self.report_mismatch(e, ty, &h.ty);
+            h.ty = Ty::Error;
+        }
+        h
+    }
+
     fn report_mismatch(&mut self, e: &ast::Expr, want: &Ty, found: &Ty) {
         if found.has_error() || want.has_error() {
             return;

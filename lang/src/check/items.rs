@@ -7,7 +7,7 @@ use super::builtins::{DefKind, reserved};
 use super::diag::{self, RESERVED, SYNTAX};
 use super::names::{GlobalEntry, Namespace};
 use super::resolve_ty::{TyPos, resolve};
-use super::{Checked, CheckedExpr, CheckedFn, CheckedGlobal, Env};
+use super::{Checked, CheckedExpr, CheckedFn, CheckedGlobal, Env, migrate, purity};
 use crate::ast::{self, Item};
 use crate::diagnostic::Diagnostic;
 use crate::types::{FieldInfo, FnSig, GlobalSig, NamedTy, Ty, TypeInfo, TypeKind, VariantInfo};
@@ -47,10 +47,13 @@ pub(super) fn check(prog: &ast::Program, source: &Arc<str>, env: &dyn Env) -> Re
             _ => {}
         }
     }
+    let env = ns.env;
+    let impure = purity::compute(&mut fns, &|f| env.function(f).is_some_and(|s| !s.pure));
+    let migrations = migrate::check(prog, &types, source, &ns, &impure, &mut diags);
 
     if diags.is_empty() {
         let types = types.into_iter().map(|(_, t)| t).collect();
-        Ok(Checked { types, fns, globals, exprs })
+        Ok(Checked { types, fns, globals, exprs, migrations })
     } else {
         diags.sort_by_key(|d| (d.span.start, d.span.end));
         Err(diags)
@@ -69,10 +72,8 @@ fn declare_names(prog: &ast::Program, ns: &mut Namespace, diags: &mut Vec<Diagno
             Item::Enum(d) => (&d.name, DefKind::Type),
             Item::Global(d) => (&d.name, DefKind::Global),
             Item::Expr(_) => continue,
-            Item::Migrate(d) => {
-                diags.push(unsupported("`migrate` items", d.span));
-                continue;
-            }
+            // Checked with the types they migrate (`migrate::check`).
+            Item::Migrate(_) => continue,
             Item::Forget(id) => {
                 diags.push(unsupported("`forget`", id.span));
                 continue;
@@ -168,7 +169,11 @@ fn collect_types(
             Item::Enum(d) if live.contains(&i) => (&d.name, true),
             _ => continue,
         };
-        let version = ns.env.type_info(&name.name).map(|t| t.named.version + 1).unwrap_or(1);
+        let old = ns.env.type_info(&name.name);
+        let version = old.as_ref().map(|t| t.named.version + 1).unwrap_or(1);
+        if let Some(old) = old {
+            ns.add_old_info(old);
+        }
         let nt = Arc::new(NamedTy { name: Arc::from(name.name.as_str()), version, is_enum });
         ns.add_named(nt.clone());
         named.push((i, nt));
@@ -251,7 +256,8 @@ fn collect_sigs(
             Some(t) => resolve(ns, t, TyPos::Return, diags),
             None => Ty::Unit,
         };
-        let sig = FnSig { params, ret, overridable: fd.overridable };
+        // Purity is known once every body is checked (`purity::compute`).
+        let sig = FnSig { params, ret, overridable: fd.overridable, pure: true };
         ns.add_fn(Arc::from(fd.name.name.as_str()), sig.clone());
         out.insert(i, sig);
     }

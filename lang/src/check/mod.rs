@@ -11,7 +11,9 @@ mod exhaust;
 mod expr;
 mod items;
 mod matching;
+mod migrate;
 mod names;
+mod purity;
 mod records;
 mod resolve_ty;
 #[cfg(test)]
@@ -79,6 +81,23 @@ pub struct CheckedExpr {
     pub item: usize,
 }
 
+/// How values of a type the transaction replaces become values of the new
+/// version (SPEC 6.2): one per type that replaces an existing version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedMigration {
+    pub type_name: Arc<str>,
+    /// The version replaced (the world's current one) and the new version.
+    pub from: u32,
+    pub to: u32,
+    /// A pure function named `migrate T` of one parameter, of type `T` at
+    /// version `from`, returning `T` at version `to`. Inside it, record
+    /// fields and variant payloads may hold another version of their named
+    /// type (the runtime migrates nested values on load).
+    pub body: Body,
+    /// Index of the `migrate` item; `None` when the migration is derived.
+    pub item: Option<usize>,
+}
+
 /// Everything a transaction defines and runs, in source order within each list.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Checked {
@@ -86,6 +105,7 @@ pub struct Checked {
     pub fns: Vec<CheckedFn>,
     pub globals: Vec<CheckedGlobal>,
     pub exprs: Vec<CheckedExpr>,
+    pub migrations: Vec<CheckedMigration>,
 }
 
 /// Checks one transaction against the world `env`: all its items together, so

@@ -25,6 +25,9 @@ pub(super) struct Namespace<'a> {
     tx_names: HashSet<Arc<str>>,
     named: HashMap<Arc<str>, Arc<NamedTy>>,
     infos: HashMap<Arc<str>, Arc<TypeInfo>>,
+    /// The version a transaction type replaces (the env's current one), so
+    /// that values of the old version (a migration's `old`) keep their shape.
+    old_infos: HashMap<Arc<str>, Arc<TypeInfo>>,
     fns: HashMap<Arc<str>, FnSig>,
     globals: HashMap<Arc<str>, GlobalEntry>,
     /// Field defaults of transaction types that failed to check: already
@@ -39,6 +42,7 @@ impl<'a> Namespace<'a> {
             tx_names: HashSet::new(),
             named: HashMap::new(),
             infos: HashMap::new(),
+            old_infos: HashMap::new(),
             fns: HashMap::new(),
             globals: HashMap::new(),
             bad_defaults: HashSet::new(),
@@ -60,6 +64,15 @@ impl<'a> Namespace<'a> {
 
     pub fn add_info(&mut self, info: Arc<TypeInfo>) {
         self.infos.insert(info.named.name.clone(), info);
+    }
+
+    pub fn add_old_info(&mut self, info: Arc<TypeInfo>) {
+        self.old_infos.insert(info.named.name.clone(), info);
+    }
+
+    /// The version of a transaction type that the transaction replaces.
+    pub fn old_info(&self, name: &str) -> Option<Arc<TypeInfo>> {
+        self.old_infos.get(name).cloned()
     }
 
     pub fn add_fn(&mut self, name: Arc<str>, sig: FnSig) {
@@ -86,10 +99,15 @@ impl<'a> Namespace<'a> {
         if self.is_tx(name) { self.infos.get(name).cloned() } else { self.env.type_info(name) }
     }
 
-    /// The shape of a named type. Only the newest version of an env type is
-    /// reachable through `Env`; migrations (which see the previous version)
-    /// will need `Env` to hand out older versions too.
+    /// The shape of a named type at its version: the previous version of a
+    /// type the transaction redefines (what a migration's `old` has), else
+    /// the newest. Older versions of env types are not reachable via `Env`.
     pub fn type_info_of(&self, nt: &NamedTy) -> Option<Arc<TypeInfo>> {
+        if let Some(old) = self.old_infos.get(&nt.name)
+            && old.named.version == nt.version
+        {
+            return Some(old.clone());
+        }
         self.type_info(&nt.name)
     }
 

@@ -32,7 +32,7 @@ impl BodyCx<'_, '_> {
         for (fid, fe) in fields {
             match decl.iter().position(|f| *f.name == *fid.name) {
                 Some(i) if !given.iter().any(|(j, _)| *j as usize == i) => {
-                    let h = self.expect(fe, &decl[i].ty);
+                    let h = self.expect_stored(fe, &decl[i].ty);
                     given.push((i as u32, h));
                 }
                 found => {
@@ -209,7 +209,7 @@ impl BodyCx<'_, '_> {
             all_args.iter().for_each(|a| self.loose(a));
             return error_expr(span);
         }
-        let hargs = all_args.iter().zip(&payload).map(|(a, t)| self.expect(a, t)).collect();
+        let hargs = all_args.iter().zip(&payload).map(|(a, t)| self.expect_stored(a, t)).collect();
         mk(H::Variant { ty: info.named.clone(), tag: tag as u32, args: hargs }, Ty::Named(info.named.clone()), span)
     }
 }

@@ -615,7 +615,7 @@ mod tests {
         let o = ok(&s, "type T { x: int }\nfn g() -> int { 1 }\nfn user() -> int { g() }\nfn t(v: T) -> int { v.x }");
         assert_eq!(sorted(o.compiled), vec!["g", "t", "user"]);
         checks_run(&s);
-        let o = ok(&s, "type T { x: int, y: int }");
+        let o = ok(&s, "type T { x: int, y: int = 0 }");
         assert_eq!(o.compiled, vec!["t"]);
         assert_eq!(checks_run(&s), vec!["check_def(t)"]);
     }
