@@ -4,7 +4,7 @@
 //! globals, world ages).
 
 use crate::abi::{self, Ctx, EvalState, Frame, Output, RuntimeError};
-use crate::program::{Shared, World};
+use crate::program::{Read, Shared, World, Writes};
 use crate::runtime::helpers::{AbiTy, Helper};
 use crate::tasks::{LiveEval, TaskSignals};
 use std::cell::RefCell;
@@ -120,8 +120,8 @@ pub struct EvalHost {
     pub interrupt: Arc<Interrupt>,
     /// First-read snapshots of globals: id -> (bits, stamp). Owned references.
     reads: RefCell<HashMap<u32, (u64, u64)>>,
-    /// Buffered writes: id -> bits. Owned references.
-    writes: RefCell<HashMap<u32, u64>>,
+    /// Buffered writes: id -> (bits, writer's view). Owned references.
+    writes: RefCell<Writes>,
     /// Contexts for newer worlds entered with `latest`, kept until the end.
     latest_ctxs: RefCell<Vec<(Box<Ctx>, Arc<World>)>>,
     definer: Option<Definer>,
@@ -130,6 +130,23 @@ pub struct EvalHost {
     task: Option<Arc<TaskSignals>>,
     /// What `:which`/`:closures` see of this evaluation.
     live: Arc<LiveEval>,
+}
+
+impl EvalHost {
+    /// The world `ctx` runs in: the evaluation's own, or a newer one entered
+    /// with `latest`.
+    ///
+    /// # Safety
+    /// `ctx` must be a live context of this evaluation.
+    unsafe fn world_of(&self, ctx: *mut Ctx) -> Arc<World> {
+        // SAFETY: the caller guarantees a live context.
+        let age = unsafe { (*ctx).world_age };
+        if age == self.world.age {
+            return self.world.clone();
+        }
+        let latest = self.latest_ctxs.borrow();
+        latest.iter().find(|(_, w)| w.age == age).map(|(_, w)| w.clone()).unwrap_or_else(|| self.world.clone())
+    }
 }
 
 /// Commits source text as a transaction from running code (`define`):
@@ -514,14 +531,8 @@ unsafe extern "C" fn rt_spawn(ctx: *mut Ctx, site: u32, args: *const u64) -> i64
         let Some(h) = host(ctx) else { return 0 };
         let n = crate::tasks::site_arity(site);
         let values = std::slice::from_raw_parts(args, n).to_vec();
-        let age = (*ctx).world_age;
-        let home = if h.world.age == age {
-            Some(h.world.clone())
-        } else {
-            h.latest_ctxs.borrow().iter().find(|(_, w)| w.age == age).map(|(_, w)| w.clone())
-        };
-        let home = home.unwrap_or_else(|| h.world.clone());
-        let pending = h.in_initialiser.then_some(age);
+        let home = h.world_of(ctx);
+        let pending = h.in_initialiser.then_some(home.age);
         match h.shared.tasks.spawn(&h.shared, site, values, home, pending) {
             Ok(id) => id as i64,
             Err(msg) => {
@@ -665,13 +676,42 @@ unsafe extern "C" fn rt_global_get(ctx: *mut Ctx, id: u32) -> i64 {
             return 0;
         };
         let heap = h.shared.globals.is_heap(id);
-        let bits = if let Some(&b) = h.writes.borrow().get(&id) {
+        let bits = if let Some(&(b, _)) = h.writes.borrow().get(&id) {
             b
         } else if let Some(&(b, _)) = h.reads.borrow().get(&id) {
             b
         } else {
-            match h.shared.globals.read(id) {
-                Some((b, stamp)) => {
+            let view = h.world_of(ctx).view.clone();
+            match h.shared.globals.read(id, &view) {
+                Some(Read::Ready(b, stamp)) => {
+                    h.reads.borrow_mut().insert(id, (b, stamp));
+                    b
+                }
+                Some(Read::Convert(raw, stamp, _)) => {
+                    // Written in another view (a type changed since, or the
+                    // writer knew newer versions): bring it into ours.
+                    let step = |name: &str, from: u32, v: u64| crate::migrate::call_step(ctx, &h.shared, name, from, v);
+                    let mut walk = crate::migrate::Walk::new(&view, &step);
+                    let converted = walk.value(raw, heap);
+                    let b = match converted {
+                        Ok(Some(new)) => {
+                            crate::runtime::heap::dec(raw as *const abi::Header);
+                            h.shared.globals.keep_converted(id, stamp, &view, new);
+                            new
+                        }
+                        Ok(None) => {
+                            h.shared.globals.keep_converted(id, stamp, &view, raw);
+                            raw
+                        }
+                        Err(e) => {
+                            if heap {
+                                crate::runtime::heap::dec(raw as *const abi::Header);
+                            }
+                            let name = h.shared.globals.name(id);
+                            abi::raise(ctx, crate::migrate::load_error(&e, &name, (*ctx).world_age));
+                            return 0;
+                        }
+                    };
                     h.reads.borrow_mut().insert(id, (b, stamp));
                     b
                 }
@@ -697,8 +737,9 @@ unsafe extern "C" fn rt_global_set(ctx: *mut Ctx, id: u32, bits: i64) {
             abi::raise(ctx, "internal error: globals need an engine");
             return;
         };
-        let old = h.writes.borrow_mut().insert(id, bits as u64);
-        if let Some(old) = old
+        let view = h.world_of(ctx).view.clone();
+        let old = h.writes.borrow_mut().insert(id, (bits as u64, view));
+        if let Some((old, _)) = old
             && h.shared.globals.is_heap(id)
         {
             crate::runtime::heap::dec(old as *const abi::Header);

@@ -8,6 +8,7 @@ pub mod abi;
 pub mod codegen;
 pub mod eval;
 pub mod memory;
+pub mod migrate;
 pub mod program;
 pub mod runtime;
 pub mod tasks;

@@ -5,6 +5,7 @@
 use crate::abi::{Header, RuntimeError};
 use crate::codegen::{self, CompiledUnit, Resolver, TypeKeys};
 use crate::eval::{self, EvalOptions, OwnedValue};
+use crate::migrate::View;
 use crate::runtime::types::{Layout, LayoutKind, reserve_type_key, set_layout};
 use lang::check::{Checked, Env};
 use lang::hir::Body;
@@ -110,6 +111,11 @@ pub struct World {
     pub fns: imbl::HashMap<Arc<str>, FnEntry>,
     pub types: imbl::HashMap<Arc<str>, TypeEntry>,
     pub globals: imbl::HashMap<Arc<str>, GlobalEntry>,
+    /// The units holding migrations, which no function entry may keep.
+    migration_units: imbl::Vector<Arc<CompiledUnit>>,
+    /// The version of each user type this world knows (a new map only when
+    /// the transaction defines types, so most worlds share their base's).
+    pub view: Arc<View>,
 }
 
 impl World {
@@ -169,7 +175,37 @@ struct Cell {
     value: Option<u64>,
     /// Bumped by every commit that writes the cell (write-conflict check).
     stamp: u64,
+    /// The type versions the value was written in (its writer's view).
+    view: Arc<View>,
+    /// The value brought into other views (owned), each made at most once
+    /// per written value: by commit-time validation or by a lazy load.
+    converted: Vec<(Arc<View>, u64)>,
 }
+
+impl Cell {
+    fn clear_converted(&mut self) {
+        for (_, bits) in self.converted.drain(..) {
+            if self.heap {
+                // SAFETY: the cell owned this reference.
+                unsafe { crate::runtime::heap::dec(bits as *const Header) };
+            }
+        }
+    }
+}
+
+/// A global's value as a reader in some view gets it.
+pub enum Read {
+    /// In the reader's view: an owned reference, and the stamp.
+    Ready(u64, u64),
+    /// Written in another view: an owned reference to the raw value, its
+    /// stamp and its view; the reader must walk it into its own view
+    /// ([`crate::migrate::Walk`]) and may keep the result with
+    /// [`Globals::keep_converted`].
+    Convert(u64, u64, Arc<View>),
+}
+
+/// At most this many converted copies per global (older views are rare).
+const MAX_CONVERTED: usize = 4;
 
 /// The committed values of global variables. Evaluations read snapshots and
 /// buffer their writes; [`Globals::commit`] applies them atomically.
@@ -181,7 +217,7 @@ pub struct Globals {
 impl Globals {
     fn add(&self, name: Arc<str>, heap: bool) -> u32 {
         let mut cells = self.cells.write().unwrap_or_else(|e| e.into_inner());
-        cells.push(Cell { name, heap, value: None, stamp: 0 });
+        cells.push(Cell { name, heap, value: None, stamp: 0, view: Arc::default(), converted: Vec::new() });
         cells.len() as u32 - 1
     }
 
@@ -195,21 +231,84 @@ impl Globals {
         cells.get(id as usize).map(|c| c.name.clone()).unwrap_or_else(|| "?".into())
     }
 
-    /// The committed value (an owned reference for the caller) and its stamp.
-    pub fn read(&self, id: u32) -> Option<(u64, u64)> {
+    /// The committed value as a reader in view `reader` gets it (an owned
+    /// reference for the caller).
+    pub fn read(&self, id: u32, reader: &Arc<View>) -> Option<Read> {
         let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
         let c = cells.get(id as usize)?;
         let v = c.value?;
-        if c.heap {
-            // SAFETY: the cell owns a live reference; we hand out another.
-            unsafe { crate::runtime::heap::inc(v as *const Header) };
+        let give = |bits: u64| {
+            if c.heap {
+                // SAFETY: the cell owns a live reference; we hand out another.
+                unsafe { crate::runtime::heap::inc(bits as *const Header) };
+            }
+            bits
+        };
+        if Arc::ptr_eq(&c.view, reader) || crate::migrate::compatible(&c.view, reader) {
+            return Some(Read::Ready(give(v), c.stamp));
         }
-        Some((v, c.stamp))
+        if let Some((_, bits)) = c.converted.iter().find(|(w, _)| Arc::ptr_eq(w, reader)) {
+            return Some(Read::Ready(give(*bits), c.stamp));
+        }
+        Some(Read::Convert(give(v), c.stamp, c.view.clone()))
+    }
+
+    /// How many live values of each version of type `name` the globals
+    /// hold (their values and converted copies; `:type`).
+    pub fn census(&self, name: &str) -> std::collections::BTreeMap<u32, u64> {
+        let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
+        let roots: Vec<(u64, bool)> = cells
+            .iter()
+            .flat_map(|c| c.value.iter().chain(c.converted.iter().map(|(_, b)| b)).map(move |&b| (b, c.heap)))
+            .collect();
+        // SAFETY: the cells own these values, and the read lock keeps them.
+        unsafe { crate::migrate::census(&roots, name) }
+    }
+
+    /// Keeps `bits` (a new reference is taken) as the value of `id` in view
+    /// `view`, if the value is still the one with `stamp`.
+    pub fn keep_converted(&self, id: u32, stamp: u64, view: &Arc<View>, bits: u64) {
+        let mut cells = self.cells.write().unwrap_or_else(|e| e.into_inner());
+        let Some(c) = cells.get_mut(id as usize) else { return };
+        if c.stamp != stamp || c.converted.iter().any(|(w, _)| Arc::ptr_eq(w, view)) {
+            return;
+        }
+        if c.converted.len() >= MAX_CONVERTED {
+            let (_, old) = c.converted.remove(0);
+            if c.heap {
+                // SAFETY: the cell owned this reference.
+                unsafe { crate::runtime::heap::dec(old as *const Header) };
+            }
+        }
+        if c.heap {
+            // SAFETY: `bits` is live (the caller holds it); the cell takes a reference.
+            unsafe { crate::runtime::heap::inc(bits as *const Header) };
+        }
+        c.converted.push((view.clone(), bits));
+    }
+
+    /// Every global with a value: id, name, an owned reference to the raw
+    /// value, whether it is a heap value, its stamp and its view (for
+    /// commit-time validation of a type change).
+    pub fn snapshot(&self) -> Vec<(u32, Arc<str>, u64, bool, u64, Arc<View>)> {
+        let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
+        cells
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let v = c.value?;
+                if c.heap {
+                    // SAFETY: the cell owns a live reference; we hand out another.
+                    unsafe { crate::runtime::heap::inc(v as *const Header) };
+                }
+                Some((i as u32, c.name.clone(), v, c.heap, c.stamp, c.view.clone()))
+            })
+            .collect()
     }
 
     /// Applies `writes` (moving their references into the cells) if no cell
     /// in `reads` changed since it was read.
-    pub fn commit(&self, reads: &HashMap<u32, (u64, u64)>, writes: &mut HashMap<u32, u64>) -> Result<(), RuntimeError> {
+    pub fn commit(&self, reads: &HashMap<u32, (u64, u64)>, writes: &mut Writes) -> Result<(), RuntimeError> {
         if writes.is_empty() && reads.is_empty() {
             return Ok(());
         }
@@ -223,7 +322,7 @@ impl Globals {
                 });
             }
         }
-        for (id, bits) in writes.drain() {
+        for (id, (bits, view)) in writes.drain() {
             if let Some(c) = cells.get_mut(id as usize) {
                 if let Some(old) = c.value.replace(bits)
                     && c.heap
@@ -231,6 +330,8 @@ impl Globals {
                     // SAFETY: the cell owned this reference.
                     unsafe { crate::runtime::heap::dec(old as *const Header) };
                 }
+                c.clear_converted();
+                c.view = view;
                 c.stamp += 1;
             }
         }
@@ -238,8 +339,8 @@ impl Globals {
     }
 
     /// Drops buffered writes that were not committed.
-    pub fn discard(&self, writes: &mut HashMap<u32, u64>) {
-        for (id, bits) in writes.drain() {
+    pub fn discard(&self, writes: &mut Writes) {
+        for (id, (bits, _)) in writes.drain() {
             if self.is_heap(id) {
                 // SAFETY: the buffer owned this reference.
                 unsafe { crate::runtime::heap::dec(bits as *const Header) };
@@ -257,17 +358,21 @@ impl Globals {
         }
     }
 
-    fn set(&self, id: u32, bits: u64) {
-        let mut writes = HashMap::from([(id, bits)]);
+    fn set(&self, id: u32, bits: u64, view: Arc<View>) {
+        let mut writes = HashMap::from([(id, (bits, view))]);
         // A fresh initialiser's write cannot conflict: no reads are checked.
         let _ = self.commit(&HashMap::new(), &mut writes);
     }
 }
 
+/// An evaluation's buffered writes: id -> (owned bits, the writer's view).
+pub type Writes = HashMap<u32, (u64, Arc<View>)>;
+
 impl Drop for Globals {
     fn drop(&mut self) {
         let cells = self.cells.get_mut().unwrap_or_else(|e| e.into_inner());
         for c in cells.iter_mut() {
+            c.clear_converted();
             if let (Some(v), true) = (c.value.take(), c.heap) {
                 // SAFETY: the cell owned this reference.
                 unsafe { crate::runtime::heap::dec(v as *const Header) };
@@ -280,11 +385,19 @@ impl Drop for Globals {
 pub struct Shared {
     pub globals: Globals,
     pub tasks: crate::tasks::Tasks,
+    /// The dispatch-table slot of each migration, by (type, from version).
+    migrations: RwLock<HashMap<(Arc<str>, u32), u32>>,
     latest: AtomicU64,
     newest: std::sync::Mutex<Arc<World>>,
 }
 
 impl Shared {
+    /// The slot of the migration of `name` from version `from` to the next.
+    pub fn migration_slot(&self, name: &str, from: u32) -> Option<u32> {
+        let m = self.migrations.read().unwrap_or_else(|e| e.into_inner());
+        m.get(&(Arc::from(name), from)).copied()
+    }
+
     pub fn latest_age(&self) -> u64 {
         self.latest.load(Ordering::SeqCst)
     }
@@ -308,6 +421,15 @@ pub enum CommitError {
     Codegen(String),
     /// A global initialiser failed; nothing was committed.
     Init { global: Arc<str>, error: RuntimeError },
+    /// A live value could not be migrated to a changed type; nothing was
+    /// committed.
+    Migration(RuntimeError),
+}
+
+/// Whether two global signatures are written the same: the same types, a
+/// type it names possibly at another version (its values are migrated).
+fn same_written(a: &GlobalSig, b: &GlobalSig) -> bool {
+    a.mutable == b.mutable && a.ty.same_written(&b.ty)
 }
 
 /// A committed transaction: its world (if it defined anything) and its
@@ -320,6 +442,8 @@ pub struct Committed {
     pub versions: HashMap<Arc<str>, u32>,
     /// The global functions compiled by this commit (the rest reuse code).
     pub compiled: Vec<Arc<str>>,
+    /// How many live values of each changed type were migrated.
+    pub migrated: HashMap<Arc<str>, u64>,
 }
 
 /// A compiled top-level expression.
@@ -358,11 +482,14 @@ impl Program {
             fns: imbl::HashMap::new(),
             types: imbl::HashMap::new(),
             globals: imbl::HashMap::new(),
+            view: Arc::default(),
+            migration_units: imbl::Vector::new(),
         };
         let world = Arc::new(world);
         let shared = Arc::new(Shared {
             globals: Globals::default(),
             tasks: crate::tasks::Tasks::default(),
+            migrations: RwLock::default(),
             latest: AtomicU64::new(1),
             newest: std::sync::Mutex::new(world.clone()),
         });
@@ -403,6 +530,8 @@ impl Program {
             fns: base.fns.clone(),
             types: base.types.clone(),
             globals: base.globals.clone(),
+            view: base.view.clone(),
+            migration_units: base.migration_units.clone(),
         };
         for name in forgets {
             world.fns.remove(name);
@@ -431,6 +560,21 @@ impl Program {
             let m = meta(&t.named.name, base.types.get(&t.named.name).map(|e| &e.meta));
             world.types.insert(t.named.name.clone(), TypeEntry { info: t.clone(), meta: m });
         }
+        // A new view only when an existing type gets a new version: values
+        // written in the old view are then migrated (validated below).
+        let types_changed = checked.types.iter().any(|t| base.types.contains_key(&t.named.name));
+        if !checked.types.is_empty() {
+            world.view = Arc::new(world.types.iter().map(|(n, e)| (n.clone(), e.info.named.version)).collect());
+        }
+        // Migrations are functions with slots of their own (no name users
+        // can call), kept by every later world.
+        let mut migration_slots = Vec::new();
+        for m in &checked.migrations {
+            let key: Arc<str> = Arc::from(format!("migrate {} v{}", m.type_name, m.from).as_str());
+            let next = self.slots.len() as u32;
+            let slot = *self.slots.entry(key).or_insert(next);
+            migration_slots.push(slot);
+        }
         let mut fn_slots = Vec::new();
         for f in &checked.fns {
             let next = self.slots.len() as u32;
@@ -449,7 +593,7 @@ impl Program {
             // initialiser, such as a spawned task) stays when its type does.
             let dependent = texts.defs.get(&g.name).is_some_and(|d| d.2);
             let (id, keep) = match base.globals.get(&g.name) {
-                Some(e) if e.sig == g.sig && (g.sig.mutable || dependent) => (e.id, true),
+                Some(e) if same_written(&e.sig, &g.sig) && (g.sig.mutable || dependent) => (e.id, true),
                 _ => (self.shared.globals.add(g.name.clone(), g.sig.ty.is_heap()), false),
             };
             keeps_value.push(keep);
@@ -458,7 +602,9 @@ impl Program {
             new_globals.push(id);
         }
 
-        let fn_bodies: Vec<&Body> = checked.fns.iter().map(|f| &f.body).collect();
+        let mut fn_bodies: Vec<&Body> = checked.fns.iter().map(|f| &f.body).collect();
+        fn_bodies.extend(checked.migrations.iter().map(|m| &m.body));
+        fn_slots.extend(&migration_slots);
         let mut thunks: Vec<&Body> = checked.globals.iter().map(|g| &g.init).collect();
         thunks.extend(checked.exprs.iter().map(|e| &e.body));
         let unit = codegen::compile_unit(&world, &fn_bodies, &thunks).map_err(|e| CommitError::Codegen(e.0))?;
@@ -472,7 +618,23 @@ impl Program {
                 e.unit = Some(unit.clone());
             }
         }
+        if !checked.migrations.is_empty() {
+            world.migration_units.push_back(unit.clone());
+        }
         let world = Arc::new(world);
+        let mut migrated = HashMap::new();
+        if types_changed {
+            {
+                let mut slots = self.shared.migrations.write().unwrap_or_else(|e| e.into_inner());
+                for (m, &slot) in checked.migrations.iter().zip(&migration_slots) {
+                    slots.insert((m.type_name.clone(), m.from), slot);
+                }
+            }
+            migrated = crate::migrate::validate(&world, &self.shared, options()).map_err(|error| {
+                self.shared.tasks.cancel_pending(age);
+                CommitError::Migration(error)
+            })?;
+        }
 
         // Initialisers run in the new world before it is published.
         for (i, g) in checked.globals.iter().enumerate() {
@@ -485,7 +647,7 @@ impl Program {
                 Ok(v) => {
                     let bits = v.bits;
                     std::mem::forget(v);
-                    self.shared.globals.set(new_globals[i], bits);
+                    self.shared.globals.set(new_globals[i], bits, world.view.clone());
                 }
                 Err(error) => {
                     self.shared.tasks.cancel_pending(age);
@@ -521,7 +683,7 @@ impl Program {
             })
             .collect();
         let compiled = checked.fns.iter().map(|f| f.name.clone()).collect();
-        Ok(Committed { world, created_world: defines, exprs, versions, compiled })
+        Ok(Committed { world, created_world: defines, exprs, versions, compiled, migrated })
     }
 }
 

@@ -177,6 +177,9 @@ struct Task {
     error: Option<RuntimeError>,
     /// Owned 64-bit forms of the arguments (a loop's: its state).
     values: Vec<u64>,
+    /// The type versions the values were made in (a loop's state is
+    /// migrated into the newest view before a step).
+    view: Arc<crate::migrate::View>,
     /// The world a job runs in (the spawning activation's).
     home: Option<Arc<World>>,
     signals: Arc<TaskSignals>,
@@ -259,6 +262,7 @@ impl Tasks {
             steps: 0,
             error: None,
             values,
+            view: home.view.clone(),
             home: (!site.is_loop).then_some(home),
             signals: Arc::new(TaskSignals {
                 id,
@@ -556,7 +560,7 @@ fn fits(site: &SpawnSite, sig: &lang::types::FnSig) -> bool {
 fn run_task(shared: Arc<Shared>, id: u64) {
     let tasks = &shared.tasks;
     loop {
-        let (site, home, values, signals, interrupt) = {
+        let (site, home, values, signals, interrupt, view) = {
             let mut table = tasks.lock();
             let t = &mut table[id as usize - 1];
             if t.killed || (t.site.is_loop && (t.signals.stop_requested() || tasks.shutting_down())) {
@@ -569,7 +573,7 @@ fn run_task(shared: Arc<Shared>, id: u64) {
                 return;
             }
             t.interrupt.reset();
-            (t.site.clone(), t.home.clone(), t.values.clone(), t.signals.clone(), t.interrupt.clone())
+            (t.site.clone(), t.home.clone(), t.values.clone(), t.signals.clone(), t.interrupt.clone(), t.view.clone())
         };
         let world = home.unwrap_or_else(|| shared.newest());
         if site.is_loop {
@@ -603,21 +607,54 @@ fn run_task(shared: Arc<Shared>, id: u64) {
         let options = launcher(interrupt, signals.clone());
         let entry = site.entry;
         let slot = site.slot as u64;
-        let args = values.as_ptr();
-        // SAFETY: `entry` is a task entry for exactly `site`'s shape; the
-        // world has `site.func` with that signature (checked above for
-        // loops; a job's home world spawned it); `values` stay owned by the
-        // task (and unchanged) during the call, which only borrows them.
-        let result = unsafe {
-            crate::eval::run_entry(world, shared.clone(), &site.ret, options, &|ctx: *const Ctx, out: *mut u64| {
-                entry(ctx, slot, args, out)
-            })
+        let target = world.view.clone();
+        let migrate = !Arc::ptr_eq(&view, &target) && !crate::migrate::compatible(&view, &target);
+        let step = |ctx: *const Ctx, out: *mut u64| -> u8 {
+            let ctx = ctx as *mut Ctx;
+            if !migrate {
+                // SAFETY: `entry` is a task entry for exactly `site`'s shape;
+                // the world has `site.func` with that signature (checked
+                // above for loops; a job's home world spawned it); `values`
+                // stay owned by the task during the call, which borrows them.
+                return unsafe { entry(ctx, slot, values.as_ptr(), out) };
+            }
+            // A loop's state made before a type changed is migrated first.
+            let mut args = values.clone();
+            let mut owned = Vec::new();
+            for (a, ty) in args.iter_mut().zip(&site.params) {
+                // SAFETY: `ctx` is this evaluation's; `a` a live value of `ty`.
+                let walked = unsafe {
+                    let call = |n: &str, from: u32, v: u64| crate::migrate::call_step(ctx, &shared, n, from, v);
+                    crate::migrate::Walk::new(&target, &call).value(*a, ty.is_heap())
+                };
+                match walked {
+                    Ok(Some(new)) => {
+                        *a = new;
+                        owned.push(new);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        owned.iter().for_each(|&o| unsafe { crate::runtime::heap::dec(o as *const abi::Header) });
+                        // SAFETY: as above.
+                        unsafe { abi::raise(ctx, crate::migrate::load_error(&e, "the task's state", world.age)) };
+                        return 1;
+                    }
+                }
+            }
+            // SAFETY: as above, with the migrated arguments.
+            let status = unsafe { entry(ctx, slot, args.as_ptr(), out) };
+            // SAFETY: we owned the migrated copies.
+            owned.iter().for_each(|&o| unsafe { crate::runtime::heap::dec(o as *const abi::Header) });
+            status
         };
+        // SAFETY: `step` calls code of `world` only.
+        let result = unsafe { crate::eval::run_entry(world.clone(), shared.clone(), &site.ret, options, &step) };
         let mut table = tasks.lock();
         let t = &mut table[id as usize - 1];
         match result {
             Ok(v) if site.is_loop => {
                 t.steps += 1;
+                t.view = target.clone();
                 let old = std::mem::replace(&mut t.values[0], v.bits);
                 std::mem::forget(v);
                 if site.ret.is_heap() {

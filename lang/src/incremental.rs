@@ -13,7 +13,7 @@
 
 use crate::check::{Checked, Env, check_transaction};
 use crate::diagnostic::Diagnostic;
-use crate::types::{FnSig, GlobalSig, TypeInfo};
+use crate::types::{FnSig, GlobalSig, Ty, TypeInfo};
 use salsa::Setter;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -349,18 +349,85 @@ impl Incremental {
     /// whose signature the prospect changes (other than those in `skip`).
     /// Salsa re-runs only the checks whose signatures changed; the others
     /// answer from their memo. Every failure is returned, by name.
-    pub fn recheck(&self, p: &Prospect, skip: &HashSet<Arc<str>>) -> Result<Vec<Rechecked>, Vec<Broken>> {
+    pub fn recheck(&mut self, p: &mut Prospect, skip: &HashSet<Arc<str>>) -> Result<Vec<Rechecked>, Vec<Broken>> {
         let mut ok = Vec::new();
         let mut broken = Vec::new();
-        for name in self.dependents(&p.changed, skip) {
+        let mut dependents = self.dependents(&p.changed, skip);
+        // A global whose type is written the same keeps its value, migrated
+        // to the new versions (SPEC 6.3): it gets its type at those versions
+        // first, so that code using it is checked against what it will hold.
+        let mut retyped = Vec::new();
+        for name in &dependents {
+            let Some(&def) = self.handles.get(name) else { continue };
+            let committed = def.committed(&self.db).clone();
+            if let Sig::Global { sig, cell } = &committed
+                && let Some(ty) = self.at_newest_versions(&sig.ty)
+                && ty != sig.ty
+            {
+                p.undo.push((def, def.text(&self.db).clone(), committed.clone()));
+                let sig = GlobalSig { ty, ..sig.clone() };
+                def.set_committed(&mut self.db).to(Sig::Global { sig, cell: *cell });
+                retyped.push(name.clone());
+            }
+        }
+        if !retyped.is_empty() {
+            let mut all: BTreeSet<Arc<str>> = dependents.into_iter().collect();
+            all.extend(self.dependents(&retyped, skip));
+            dependents = all.into_iter().collect();
+        }
+        for name in dependents {
             let Some(&def) = self.handles.get(&name) else { continue };
             let text = def.text(&self.db).clone();
             match check_def(&self.db, def) {
                 Ok(checked) => ok.push(Rechecked { name, text, checked: checked.clone() }),
-                Err(diags) => broken.push(Broken { name, diags: diags.clone() }),
+                Err(diags) => match self.kept_global(def) {
+                    Some(checked) => ok.push(Rechecked { name, text, checked }),
+                    None => broken.push(Broken { name, diags: diags.clone() }),
+                },
             }
         }
         if broken.is_empty() { Ok(ok) } else { Err(broken) }
+    }
+
+    /// A global whose initialiser no longer checks because a type it uses
+    /// changed, while its own type is still written the same: it keeps its
+    /// value, migrated to the new versions (SPEC 6.3), and its initialiser
+    /// never runs again — so it stays, as the text it was committed with,
+    /// and the global gets its type at the new versions.
+    fn kept_global(&self, def: Def) -> Option<Checked> {
+        let Sig::Global { sig, .. } = def.committed(&self.db) else { return None };
+        let ty = self.at_newest_versions(&sig.ty)?;
+        let name = def.name(&self.db).clone();
+        let text = def.text(&self.db).clone();
+        let never = crate::hir::Expr { kind: crate::hir::ExprKind::Unit, ty: Ty::Never, span: Default::default() };
+        let init = crate::hir::Body {
+            name: Arc::from(format!("<init {name}>").as_str()),
+            params: Vec::new(),
+            ret: ty.clone(),
+            locals: Vec::new(),
+            body: never,
+            source: text,
+        };
+        let sig = GlobalSig { ty, ..sig.clone() };
+        let global = crate::check::CheckedGlobal { name, sig, init, item: 0 };
+        Some(Checked { globals: vec![global], ..Checked::default() })
+    }
+
+    /// `ty` with each named type at its version in the newest world (if
+    /// every one still exists there).
+    fn at_newest_versions(&self, ty: &Ty) -> Option<Ty> {
+        Some(match ty {
+            Ty::Named(n) => {
+                let def = resolve(&self.db, Name::new(&self.db, n.name.clone()))?;
+                match signature(&self.db, def) {
+                    Sig::Type(info) => Ty::Named(info.named.clone()),
+                    _ => return None,
+                }
+            }
+            Ty::Vec(e) => Ty::vec(self.at_newest_versions(e)?),
+            Ty::Map(k, v) => Ty::map(self.at_newest_versions(k)?, self.at_newest_versions(v)?),
+            other => other.clone(),
+        })
     }
 
     /// The check of `name`'s current definition (memoised).

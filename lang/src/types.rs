@@ -45,6 +45,22 @@ impl Ty {
         Ty::Map(Arc::new(k), Arc::new(v))
     }
 
+    /// The same type as written in source: equal except that a named type
+    /// may be at another schema version (SPEC 6.2: its values migrate).
+    pub fn same_written(&self, other: &Ty) -> bool {
+        match (self, other) {
+            (Ty::Named(a), Ty::Named(b)) => a.name == b.name && a.is_enum == b.is_enum,
+            (Ty::Vec(a), Ty::Vec(b)) => a.same_written(b),
+            (Ty::Map(ak, av), Ty::Map(bk, bv)) => ak.same_written(bk) && av.same_written(bv),
+            (Ty::Fn(a), Ty::Fn(b)) => {
+                a.params.len() == b.params.len()
+                    && a.params.iter().zip(&b.params).all(|(x, y)| x.same_written(y))
+                    && a.ret.same_written(&b.ret)
+            }
+            (a, b) => a == b,
+        }
+    }
+
     /// Values of this type are pointers to reference-counted heap objects.
     pub fn is_heap(&self) -> bool {
         matches!(self, Ty::Str | Ty::Vec(_) | Ty::Map(..) | Ty::Named(_))

@@ -14,6 +14,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":which", "NAME — the version of NAME in the newest world, in each running task and in each live closure"),
     (":tasks", "every task: id, function, kind, status, world, steps, last error"),
     (":closures", "every closure alive in a running activation: creator, task, world, what it calls"),
+    (":type", "NAME — the versions of type NAME, the world each entered, and live values of each"),
     (":stop", "ID — ask task ID to stop (a loop stops at its next step boundary)"),
     (":kill", "ID — interrupt task ID's running evaluation (rolled back) and end it"),
     (":resume", "ID — run paused task ID's step again in the newest world"),
@@ -62,6 +63,7 @@ pub fn run(session: &Session, input: &str) -> String {
             which(session, n)
         }
         (":tasks", _) => tasks(session),
+        (":type", Some(n)) => type_versions(session, n),
         (":closures", _) => {
             session.settle_tasks();
             closures(session)
@@ -147,7 +149,7 @@ pub fn run(session: &Session, input: &str) -> String {
         },
         (
             ":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout" | ":which" | ":clif"
-            | ":stop" | ":kill" | ":resume",
+            | ":stop" | ":kill" | ":resume" | ":type",
             None,
         ) => {
             format!("error: {name} needs an argument; see :help")
@@ -174,6 +176,27 @@ fn which(session: &Session, name: &str) -> String {
         lines.push(format!("  closure in {} ({}): world {}, {}", c.creator, owner(c.task), c.world, there(c.world)));
     }
     lines.join("\n")
+}
+
+/// `:type T`: each version, the world it entered (and left), how values
+/// got to it, and how many live values of it the globals hold.
+fn type_versions(session: &Session, name: &str) -> String {
+    let history = session.history(name);
+    if !session.has_type(name) || history.is_empty() {
+        return format!("error: unknown name `{name}`: no type of that name in world {}", session.world_age());
+    }
+    let census = session.type_census(name);
+    history
+        .iter()
+        .map(|h| {
+            let m = &h.meta;
+            let left = h.left.map(|w| format!(", left world {w}")).unwrap_or_default();
+            let from = if m.version == 1 { String::new() } else { format!(", from v{} by migration", m.version - 1) };
+            let live = census.get(&m.version).copied().unwrap_or(0);
+            format!("{name} v{}: entered world {}{left}{from}; {live} live values\n  {}", m.version, m.since, m.text)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn owner(task: u64) -> String {

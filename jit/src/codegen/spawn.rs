@@ -56,6 +56,12 @@ pub fn task_entry(params: &[Ty], ret: &Ty) -> Result<TaskEntry, CodegenError> {
     Ok(unsafe { std::mem::transmute::<usize, TaskEntry>(addr) })
 }
 
+/// The entry for a function of one heap value to a heap value (a
+/// migration `fn(old: T vN) -> T vN+1`).
+pub fn heap_entry() -> Result<TaskEntry, CodegenError> {
+    task_entry(&[Ty::Str], &Ty::Str)
+}
+
 fn compile_entry(params: &[Ty], ret: &Ty) -> Result<(JITModule, usize), CodegenError> {
     let isa = isa()?;
     let call_conv = isa.default_call_conv();

@@ -324,3 +324,15 @@ pub unsafe extern "C" fn rt_eq(a: i64, b: i64, tdesc: u32) -> u8 {
     // SAFETY: caller's contract.
     guard_noctx(|| unsafe { equal(a as u64, b as u64, tdesc) } as u8)
 }
+
+/// The display form of record or enum `p` (as in error messages).
+///
+/// # Safety
+/// `p` must be a live record or enum.
+pub unsafe fn display_named(p: *const crate::abi::Header) -> String {
+    // SAFETY: the caller guarantees a live record or enum.
+    unsafe {
+        let key = (*p).type_key;
+        display(p as u64, super::types::tdesc(super::types::RType::Named(key)), true)
+    }
+}

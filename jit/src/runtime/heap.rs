@@ -323,6 +323,30 @@ pub unsafe extern "C" fn rt_alloc_enum(type_key: u32, tag: u32, nslots: u32) -> 
     })
 }
 
+/// A copy (count 1) of record or enum `p`: same type, variant and slots,
+/// with a new reference to each heap slot (migrations replace some).
+///
+/// # Safety
+/// `p` must be a live record or enum.
+pub(crate) unsafe fn copy_slots(p: *const Header) -> *mut Header {
+    // SAFETY: `p` is live; the copy has as many slots, all written before
+    // anyone sees it.
+    unsafe {
+        let (kind, key, tag, n) = ((*p).kind, (*p).type_key, (*p).tag, (*p).nslots);
+        let kind = if kind == Kind::Enum as u32 { Kind::Enum } else { Kind::Record };
+        let c = alloc_slots(kind, key, tag, n, 1);
+        count_alloc();
+        std::ptr::copy_nonoverlapping(slot_ptr(p, 0), slot_ptr(c, 0), n as usize);
+        for &i in super::types::heap_slots(key, tag).unwrap_or(&[]) {
+            let f = slot(c, i as usize);
+            if f != 0 {
+                inc(f as *const Header);
+            }
+        }
+        c
+    }
+}
+
 /// Releases one reference to `p` (for cold paths of compiled code, where a
 /// call is smaller than the inline decrement).
 ///

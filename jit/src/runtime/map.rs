@@ -209,6 +209,28 @@ pub(crate) unsafe fn destroy(p: *mut Header) {
     drop(unsafe { Box::from_raw(p as *mut MapObj) });
 }
 
+/// A copy of map `p` with `f` applied to each heap value: `f` answers a new
+/// owned value or `None` to keep it. `None` if nothing changed.
+///
+/// # Safety
+/// `p` must be a live map.
+pub(crate) unsafe fn map_values<E>(
+    p: *const Header,
+    f: &mut dyn FnMut(*const Header) -> Result<Option<*const Header>, E>,
+) -> Result<Option<*const Header>, E> {
+    // SAFETY: `p` is a live map; its values are live objects it owns.
+    let obj = unsafe { map_obj(p) };
+    let MapData::Refs(m) = &obj.data else { return Ok(None) };
+    let mut changed: Option<OrdMap<Key, HeapRef>> = None;
+    for (k, v) in m.iter() {
+        if let Some(new) = f(v.as_ptr())? {
+            // SAFETY: `new` is an owned reference, given to the map.
+            changed.get_or_insert_with(|| m.clone()).insert(k.clone(), unsafe { HeapRef::from_owned(new) });
+        }
+    }
+    Ok(changed.map(|m| new_map(obj.key_kind, MapData::Refs(m)) as *const Header))
+}
+
 // ---------------------------------------------------------------------------
 // Helpers. Maps, keys and values passed in are borrowed unless noted; returned
 // maps and vectors are owned; looked-up values are borrowed bits.

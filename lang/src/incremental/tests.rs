@@ -35,8 +35,8 @@ fn commit(inc: &mut Incremental, src: &str) -> Result<Vec<Arc<str>>, Vec<Arc<str
         })
         .collect();
     let ours: HashSet<Arc<str>> = defs.iter().map(|d| d.name.clone()).collect();
-    let p = inc.apply(defs, &[]);
-    match inc.recheck(&p, &ours) {
+    let mut p = inc.apply(defs, &[]);
+    match inc.recheck(&mut p, &ours) {
         Ok(deps) => {
             let names = deps.iter().map(|d| d.name.clone()).collect();
             inc.settle(p, &deps);

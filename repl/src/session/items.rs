@@ -8,8 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The acknowledgement's items, in the input's order: `NAME vK`,
-/// `type NAME vK`, `forget NAME` (section 12).
-pub(super) fn ack_items(items: &[Item], ours: &HashSet<Arc<str>>, versions: &HashMap<Arc<str>, u32>) -> Vec<String> {
+/// `type NAME vK` (with ` (migrated M values)` when its commit migrated
+/// live values), `forget NAME` (section 12).
+pub(super) fn ack_items(
+    items: &[Item],
+    ours: &HashSet<Arc<str>>,
+    versions: &HashMap<Arc<str>, u32>,
+    migrated: &HashMap<Arc<str>, u64>,
+) -> Vec<String> {
     items
         .iter()
         .filter_map(|i| {
@@ -22,7 +28,10 @@ pub(super) fn ack_items(items: &[Item], ours: &HashSet<Arc<str>>, versions: &Has
             }
             let v = versions.get(name)?;
             Some(match i {
-                Item::Type(_) | Item::Enum(_) => format!("type {name} v{v}"),
+                Item::Type(_) | Item::Enum(_) => match migrated.get(name) {
+                    Some(&m) if m > 0 => format!("type {name} v{v} (migrated {m} values)"),
+                    _ => format!("type {name} v{v}"),
+                },
                 _ => format!("{name} v{v}"),
             })
         })

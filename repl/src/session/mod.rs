@@ -215,9 +215,9 @@ impl Engine {
         // (and recompiled) with the transaction; if one breaks, nothing commits.
         let forget_list: Vec<Arc<str>> = forgets.iter().cloned().collect();
         let mut incr = self.incremental.lock().unwrap_or_else(|e| e.into_inner());
-        let prospect = deps::apply(&mut incr, &checked, &texts_of(&kept, &src, &checked, &[]), &forget_list);
+        let mut prospect = deps::apply(&mut incr, &checked, &texts_of(&kept, &src, &checked, &[]), &forget_list);
         let skip: HashSet<Arc<str>> = ours.union(&forgets).cloned().collect();
-        let dependents = match incr.recheck(&prospect, &skip) {
+        let dependents = match incr.recheck(&mut prospect, &skip) {
             Ok(d) => d,
             Err(broken) => {
                 incr.revert(prospect);
@@ -229,7 +229,8 @@ impl Engine {
 
         let engine = self.clone();
         let options = move || engine.options(true);
-        let log_line = |versions: &HashMap<Arc<str>, u32>| ack_items(&all_items, &ours, versions).join(", ");
+        let log_line =
+            |versions: &HashMap<Arc<str>, u32>| ack_items(&all_items, &ours, versions, &HashMap::new()).join(", ");
         let committed = program.commit(&checked, &texts, &forget_list, &log_line, &options);
         let committed = settle_or_revert(&mut incr, prospect, &dependents, committed).map_err(|e| match e {
             // A feature not built yet is the user's news, not an internal fault.
@@ -239,9 +240,10 @@ impl Engine {
                 error.message = format!("{} (in the initialiser of `{global}`)", error.message);
                 Failure::Runtime(error)
             }
+            CommitError::Migration(error) => Failure::Runtime(error),
         })?;
         let ack = had_defs.then(|| {
-            let items = ack_items(&all_items, &ours, &committed.versions);
+            let items = ack_items(&all_items, &ours, &committed.versions, &committed.migrated);
             if items.is_empty() {
                 "unchanged".to_string()
             } else {
@@ -342,6 +344,16 @@ impl Session {
     /// reporting what they are bound to.
     pub fn settle_tasks(&self) {
         self.engine.shared.tasks.settle(Duration::from_millis(100));
+    }
+
+    /// How many live values of each version of type `name` the globals hold.
+    pub fn type_census(&self, name: &str) -> std::collections::BTreeMap<u32, u64> {
+        self.engine.shared.globals.census(name)
+    }
+
+    /// Whether the newest world defines a type `name`.
+    pub fn has_type(&self, name: &str) -> bool {
+        self.engine.shared.newest().types.contains_key(name)
     }
 
     /// The version of `name` in world `age`, if it was defined there.

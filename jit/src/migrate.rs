@@ -1,0 +1,307 @@
+//! Migrating live values between schema versions (SPEC 6.3): a *view* says
+//! which version of each user type a world knows, and [`Walk`] rewrites a
+//! value written in one view into another, running each record's or enum's
+//! migration chain and sharing every part that does not change. The same
+//! walk validates a type change at commit and migrates lazily on load.
+
+use crate::abi::{Header, Kind};
+use crate::runtime::heap::{self, HeapRef};
+use crate::runtime::types::{heap_slots, try_layout};
+use crate::runtime::vector::{VecData, new_vec, vec_data};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The version of each user type a world knows.
+pub type View = imbl::HashMap<Arc<str>, u32>;
+
+/// Whether a value written in view `writer` needs nothing to be read in
+/// view `reader`: every type both know is at the same version (a type one
+/// of them does not know cannot be in the value, or be expected of it).
+pub fn compatible(writer: &View, reader: &View) -> bool {
+    let (small, large) = if writer.len() <= reader.len() { (writer, reader) } else { (reader, writer) };
+    small.iter().all(|(name, v)| large.get(name).is_none_or(|w| w == v))
+}
+
+/// Runs one migration step: the migration of type `name` from version
+/// `from` to `from + 1` on a borrowed value, giving the new owned value or
+/// the error's message.
+pub type Step<'a> = &'a dyn Fn(&str, u32, u64) -> Result<u64, String>;
+
+/// One walk of values into the `target` view.
+pub struct Walk<'a> {
+    target: &'a View,
+    step: Step<'a>,
+    /// How many records and enums were migrated, by type name.
+    pub migrated: HashMap<Arc<str>, u64>,
+}
+
+/// Why a value could not be brought into the target view.
+#[derive(Debug)]
+pub enum WalkError {
+    /// A value of a newer version than the target view knows.
+    Newer { name: String, found: u32, known: u32 },
+    /// A migration failed on this value (display form) with this message.
+    Failed { value: String, message: String },
+}
+
+impl<'a> Walk<'a> {
+    pub fn new(target: &'a View, step: Step<'a>) -> Walk<'a> {
+        Walk { target, step, migrated: HashMap::new() }
+    }
+
+    /// `bits` (a borrowed value; `heap` says whether it is a pointer) in the
+    /// target view: `None` if it already is, else the new owned value.
+    ///
+    /// # Safety
+    /// `bits` must be a live value, a heap pointer exactly when `heap`.
+    pub unsafe fn value(&mut self, bits: u64, heap: bool) -> Result<Option<u64>, WalkError> {
+        if !heap || bits == 0 {
+            return Ok(None);
+        }
+        // SAFETY: the caller guarantees a live heap value.
+        unsafe { self.object(bits as *const Header) }.map(|o| o.map(|p| p as u64))
+    }
+
+    unsafe fn object(&mut self, p: *const Header) -> Result<Option<*const Header>, WalkError> {
+        // SAFETY (whole body): `p` is a live object; every pointer read out
+        // of it is a live object it owns.
+        unsafe {
+            match (*p).kind {
+                k if k == Kind::Vec as u32 => self.vector(p),
+                k if k == Kind::Record as u32 || k == Kind::Enum as u32 => self.named(p),
+                // Strings hold no user types; maps of records are walked
+                // by value (below).
+                k if k == Kind::Map as u32 => self.map(p),
+                _ => Ok(None),
+            }
+        }
+    }
+
+    unsafe fn vector(&mut self, p: *const Header) -> Result<Option<*const Header>, WalkError> {
+        // SAFETY: `p` is a live vector.
+        let data = unsafe { vec_data(p) };
+        let VecData::Refs(elems) = data else { return Ok(None) };
+        let mut changed: Option<imbl::Vector<HeapRef>> = None;
+        for (i, e) in elems.iter().enumerate() {
+            // SAFETY: elements are live objects owned by the vector.
+            if let Some(new) = unsafe { self.object(e.as_ptr())? } {
+                let v = changed.get_or_insert_with(|| elems.clone());
+                // SAFETY: `new` is an owned reference, given to the vector.
+                v.set(i, unsafe { HeapRef::from_owned(new) });
+            }
+        }
+        Ok(changed.map(|v| new_vec(VecData::Refs(v)) as *const Header))
+    }
+
+    unsafe fn map(&mut self, p: *const Header) -> Result<Option<*const Header>, WalkError> {
+        // SAFETY: `p` is a live map.
+        unsafe { crate::runtime::map::map_values(p, &mut |v| self.object(v)) }
+    }
+
+    unsafe fn named(&mut self, p: *const Header) -> Result<Option<*const Header>, WalkError> {
+        // SAFETY (whole body): `p` is a live record or enum.
+        unsafe {
+            let key = (*p).type_key;
+            let Some(layout) = try_layout(key) else { return Ok(None) };
+            let name: &str = &layout.name;
+            let known = self.target.get(name).copied().unwrap_or(layout.version);
+            if layout.version > known {
+                return Err(WalkError::Newer { name: name.to_string(), found: layout.version, known });
+            }
+            if layout.version < known {
+                let mut cur = p;
+                heap::inc(cur);
+                for from in layout.version..known {
+                    let next = (self.step)(name, from, cur as u64).map_err(|message| WalkError::Failed {
+                        value: crate::runtime::display::display_named(cur),
+                        message,
+                    });
+                    heap::dec(cur);
+                    cur = next? as *const Header;
+                }
+                *self.migrated.entry(Arc::from(name)).or_default() += 1;
+                // Its fields may hold old versions of other types.
+                return Ok(Some(match self.fields(cur)? {
+                    Some(new) => {
+                        heap::dec(cur);
+                        new
+                    }
+                    None => cur,
+                }));
+            }
+            self.fields(p)
+        }
+    }
+
+    /// A copy of record/enum `p` with its heap fields walked, if any changed.
+    unsafe fn fields(&mut self, p: *const Header) -> Result<Option<*const Header>, WalkError> {
+        // SAFETY (whole body): `p` is a live record or enum; slot indices
+        // come from its layout.
+        unsafe {
+            let (key, tag, n) = ((*p).type_key, (*p).tag, (*p).nslots);
+            let Some(slots) = heap_slots(key, tag) else { return Ok(None) };
+            let mut new: Option<*mut Header> = None;
+            for &i in slots {
+                let field = heap::slot(p, i as usize);
+                if field == 0 {
+                    continue;
+                }
+                if let Some(f) = self.object(field as *const Header)? {
+                    let copy = *new.get_or_insert_with(|| heap::copy_slots(p));
+                    let old = std::mem::replace(&mut *heap::slot_ptr(copy, i as usize), f as u64);
+                    heap::dec(old as *const Header);
+                }
+            }
+            let _ = n;
+            Ok(new.map(|c| c as *const Header))
+        }
+    }
+}
+
+/// Runs the migration of `name` from version `from` on the borrowed value
+/// `bits`, in the evaluation of `ctx` (whose world has the migration's
+/// code): the new owned value, or the failure's message.
+///
+/// # Safety
+/// `ctx` must be a live context; `bits` a live value of `name` v`from`.
+pub(crate) unsafe fn call_step(
+    ctx: *mut crate::abi::Ctx,
+    shared: &crate::program::Shared,
+    name: &str,
+    from: u32,
+    bits: u64,
+) -> Result<u64, String> {
+    let slot = shared.migration_slot(name, from).ok_or_else(|| format!("no migration of `{name}` from v{from}"))?;
+    let entry = crate::codegen::spawn::heap_entry().map_err(|e| e.0)?;
+    let args = [bits];
+    let mut out = 0u64;
+    // SAFETY: the entry calls slot `slot` of ctx's world, the migration
+    // `fn(old: name v from) -> name v from+1`, with the borrowed value.
+    let status = unsafe { entry(ctx, slot as u64, args.as_ptr(), &mut out) };
+    if status == 0 {
+        return Ok(out);
+    }
+    // SAFETY: `ctx` and its evaluation are live.
+    unsafe {
+        let err = (*(*ctx).eval).error.borrow_mut().take();
+        (*ctx).err.store(0, std::sync::atomic::Ordering::Relaxed);
+        Err(err.map(|e| e.message).unwrap_or_else(|| "the migration failed".into()))
+    }
+}
+
+/// The runtime error of a load of global `global` that could not be
+/// brought into the view of world `world`.
+pub(crate) fn load_error(e: &WalkError, global: &str, world: u64) -> String {
+    match e {
+        WalkError::Newer { name, found, known } => format!(
+            "newer version: `{global}` holds a `{name}` v{found}, but world {world} knows only v{known}; call newer code with `latest`"
+        ),
+        WalkError::Failed { value, message } => format!("migration failed for {value} (in `{global}`): {message}"),
+    }
+}
+
+/// Commit-time validation of a type change (SPEC 6.3): the value of every
+/// global is brought into `world`'s view, running the migrations as one
+/// evaluation in `world` (not yet published); the converted values are kept
+/// with the globals, so later loads in that view are free. Answers how many
+/// values of each type migrated, or the first failure (`migration failed
+/// for VALUE (in `GLOBAL`): ERROR`), in which case nothing is kept that
+/// anyone could see: `world` is never published.
+pub(crate) fn validate(
+    world: &Arc<crate::program::World>,
+    shared: &Arc<crate::program::Shared>,
+    options: crate::eval::EvalOptions,
+) -> Result<HashMap<Arc<str>, u64>, crate::abi::RuntimeError> {
+    let cells = shared.globals.snapshot();
+    let counts = std::cell::RefCell::new(HashMap::<Arc<str>, u64>::new());
+    let target = world.view.clone();
+    let run = |ctx: *const crate::abi::Ctx, _out: *mut u64| -> u8 {
+        let ctx = ctx as *mut crate::abi::Ctx;
+        for (id, name, raw, heap, stamp, view) in &cells {
+            if Arc::ptr_eq(view, &target) || compatible(view, &target) {
+                continue;
+            }
+            // SAFETY: `ctx` is the live context of this evaluation.
+            let step = |n: &str, from: u32, v: u64| unsafe { call_step(ctx, shared, n, from, v) };
+            let mut walk = Walk::new(&target, &step);
+            // SAFETY: `raw` is a live value the snapshot holds a reference to.
+            match unsafe { walk.value(*raw, *heap) } {
+                Ok(Some(new)) => {
+                    shared.globals.keep_converted(*id, *stamp, &target, new);
+                    // SAFETY: we owned `new`; the globals took their own reference.
+                    unsafe { heap::dec(new as *const Header) };
+                }
+                Ok(None) => shared.globals.keep_converted(*id, *stamp, &target, *raw),
+                Err(e) => {
+                    // SAFETY: as above.
+                    unsafe { crate::abi::raise(ctx, load_error(&e, name, world.age)) };
+                    return 1;
+                }
+            }
+            let mut counts = counts.borrow_mut();
+            for (t, n) in walk.migrated {
+                *counts.entry(t).or_default() += n;
+            }
+        }
+        0
+    };
+    // SAFETY: `run` calls only migrations compiled for `world`.
+    let result =
+        unsafe { crate::eval::run_entry(world.clone(), shared.clone(), &lang::types::Ty::Unit, options, &run) };
+    for (_, _, raw, heap, _, _) in &cells {
+        if *heap {
+            // SAFETY: the snapshot owned these references.
+            unsafe { heap::dec(*raw as *const Header) };
+        }
+    }
+    result.map(|_| counts.into_inner())
+}
+
+/// How many distinct live records or enums of each version of type `name`
+/// the values `roots` reach (`:type`).
+///
+/// # Safety
+/// Each root must be a live value, a heap pointer exactly when its flag says.
+pub unsafe fn census(roots: &[(u64, bool)], name: &str) -> std::collections::BTreeMap<u32, u64> {
+    let mut seen = std::collections::HashSet::new();
+    let mut counts = std::collections::BTreeMap::new();
+    let mut stack: Vec<*const Header> =
+        roots.iter().filter(|(b, heap)| *heap && *b != 0).map(|(b, _)| *b as *const Header).collect();
+    while let Some(p) = stack.pop() {
+        if !seen.insert(p as usize) {
+            continue;
+        }
+        // SAFETY: every pointer pushed is a live object reachable from a root.
+        unsafe {
+            match (*p).kind {
+                k if k == Kind::Vec as u32 => {
+                    if let VecData::Refs(v) = vec_data(p) {
+                        stack.extend(v.iter().map(|r| r.as_ptr()));
+                    }
+                }
+                k if k == Kind::Map as u32 => {
+                    let _ = crate::runtime::map::map_values::<()>(p, &mut |v| {
+                        stack.push(v);
+                        Ok(None)
+                    });
+                }
+                k if k == Kind::Record as u32 || k == Kind::Enum as u32 => {
+                    let key = (*p).type_key;
+                    if let Some(l) = try_layout(key)
+                        && l.name == name
+                    {
+                        *counts.entry(l.version).or_default() += 1;
+                    }
+                    for &i in heap_slots(key, (*p).tag).unwrap_or(&[]) {
+                        let f = heap::slot(p, i as usize);
+                        if f != 0 {
+                            stack.push(f as *const Header);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    counts
+}
