@@ -119,7 +119,10 @@ impl<'a> Walk<'a> {
                     heap::dec(cur);
                     cur = next? as *const Header;
                 }
-                *self.migrated.entry(Arc::from(name)).or_default() += 1;
+                match self.migrated.get_mut(name) {
+                    Some(n) => *n += 1,
+                    None => drop(self.migrated.insert(Arc::from(name), 1)),
+                }
                 // Its fields may hold old versions of other types.
                 return Ok(Some(match self.fields(cur)? {
                     Some(new) => {
@@ -171,8 +174,9 @@ pub(crate) unsafe fn call_step(
     from: u32,
     bits: u64,
 ) -> Result<u64, String> {
+    static ENTRY: std::sync::OnceLock<Result<crate::codegen::spawn::TaskEntry, String>> = std::sync::OnceLock::new();
     let slot = shared.migration_slot(name, from).ok_or_else(|| format!("no migration of `{name}` from v{from}"))?;
-    let entry = crate::codegen::spawn::heap_entry().map_err(|e| e.0)?;
+    let entry = ENTRY.get_or_init(|| crate::codegen::spawn::heap_entry().map_err(|e| e.0)).clone()?;
     let args = [bits];
     let mut out = 0u64;
     // SAFETY: the entry calls slot `slot` of ctx's world, the migration

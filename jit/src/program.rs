@@ -385,8 +385,8 @@ impl Drop for Globals {
 pub struct Shared {
     pub globals: Globals,
     pub tasks: crate::tasks::Tasks,
-    /// The dispatch-table slot of each migration, by (type, from version).
-    migrations: RwLock<HashMap<(Arc<str>, u32), u32>>,
+    /// The dispatch-table slot of each migration, by type and from version.
+    migrations: RwLock<HashMap<Arc<str>, HashMap<u32, u32>>>,
     latest: AtomicU64,
     newest: std::sync::Mutex<Arc<World>>,
 }
@@ -395,7 +395,7 @@ impl Shared {
     /// The slot of the migration of `name` from version `from` to the next.
     pub fn migration_slot(&self, name: &str, from: u32) -> Option<u32> {
         let m = self.migrations.read().unwrap_or_else(|e| e.into_inner());
-        m.get(&(Arc::from(name), from)).copied()
+        m.get(name)?.get(&from).copied()
     }
 
     pub fn latest_age(&self) -> u64 {
@@ -627,7 +627,7 @@ impl Program {
             {
                 let mut slots = self.shared.migrations.write().unwrap_or_else(|e| e.into_inner());
                 for (m, &slot) in checked.migrations.iter().zip(&migration_slots) {
-                    slots.insert((m.type_name.clone(), m.from), slot);
+                    slots.entry(m.type_name.clone()).or_default().insert(m.from, slot);
                 }
             }
             migrated = crate::migrate::validate(&world, &self.shared, options()).map_err(|error| {

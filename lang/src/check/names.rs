@@ -3,7 +3,7 @@
 
 use super::Env;
 use crate::hir::Builtin;
-use crate::types::{FnSig, GlobalSig, NamedTy, TypeInfo};
+use crate::types::{FnSig, GlobalSig, NamedTy, Ty, TypeInfo};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -118,11 +118,43 @@ impl<'a> Namespace<'a> {
     }
 
     pub fn function(&self, name: &str) -> Option<FnSig> {
-        if self.is_tx(name) { self.fns.get(name).cloned() } else { self.env.function(name) }
+        if self.is_tx(name) {
+            return self.fns.get(name).cloned();
+        }
+        // A world function whose signature names a type this transaction
+        // redefines is re-checked with it (a dependent): the transaction's
+        // code sees it at the new versions.
+        self.env.function(name).map(|sig| FnSig {
+            params: sig.params.iter().map(|(n, t)| (n.clone(), self.at_tx_versions(t))).collect(),
+            ret: self.at_tx_versions(&sig.ret),
+            ..sig
+        })
     }
 
     pub fn global(&self, name: &str) -> Option<GlobalEntry> {
-        if self.is_tx(name) { self.globals.get(name).cloned() } else { self.env.global(name).map(GlobalEntry::Known) }
+        if self.is_tx(name) {
+            return self.globals.get(name).cloned();
+        }
+        // A world global whose type names a redefined type keeps its value,
+        // migrated to the new version: the transaction sees it at that one.
+        self.env.global(name).map(|g| GlobalEntry::Known(GlobalSig { ty: self.at_tx_versions(&g.ty), ..g }))
+    }
+
+    /// `ty` with each type this transaction redefines at its new version.
+    fn at_tx_versions(&self, ty: &Ty) -> Ty {
+        match ty {
+            Ty::Named(n) => match self.named.get(&n.name) {
+                Some(new) if self.is_tx(&n.name) => Ty::Named(new.clone()),
+                _ => ty.clone(),
+            },
+            Ty::Vec(e) => Ty::vec(self.at_tx_versions(e)),
+            Ty::Map(k, v) => Ty::map(self.at_tx_versions(k), self.at_tx_versions(v)),
+            Ty::Fn(f) => Ty::Fn(Arc::new(crate::types::FnTy {
+                params: f.params.iter().map(|p| self.at_tx_versions(p)).collect(),
+                ret: self.at_tx_versions(&f.ret),
+            })),
+            _ => ty.clone(),
+        }
     }
 
     /// Every global name, for `did you mean` hints (builtins included).
