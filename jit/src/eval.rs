@@ -708,7 +708,7 @@ unsafe extern "C" fn rt_global_get(ctx: *mut Ctx, id: u32) -> i64 {
                                 crate::runtime::heap::dec(raw as *const abi::Header);
                             }
                             let name = h.shared.globals.name(id);
-                            abi::raise(ctx, crate::migrate::load_error(&e, &name, (*ctx).world_age));
+                            abi::raise(ctx, crate::migrate::load_error(&e, &format!("`{name}`"), (*ctx).world_age));
                             return 0;
                         }
                     };

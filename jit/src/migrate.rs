@@ -193,14 +193,14 @@ pub(crate) unsafe fn call_step(
     }
 }
 
-/// The runtime error of a load of global `global` that could not be
-/// brought into the view of world `world`.
-pub(crate) fn load_error(e: &WalkError, global: &str, world: u64) -> String {
+/// The runtime error of a load of a value (`place`: "`GLOBAL`" or "the
+/// state of task N") that could not be brought into the view of `world`.
+pub(crate) fn load_error(e: &WalkError, place: &str, world: u64) -> String {
     match e {
         WalkError::Newer { name, found, known } => format!(
-            "newer version: `{global}` holds a `{name}` v{found}, but world {world} knows only v{known}; call newer code with `latest`"
+            "newer version: {place} holds a `{name}` v{found}, but world {world} knows only v{known}; call newer code with `latest`"
         ),
-        WalkError::Failed { value, message } => format!("migration failed for {value} (in `{global}`): {message}"),
+        WalkError::Failed { value, message } => format!("migration failed for {value} (in {place}): {message}"),
     }
 }
 
@@ -217,6 +217,7 @@ pub(crate) fn validate(
     options: crate::eval::EvalOptions,
 ) -> Result<HashMap<Arc<str>, u64>, crate::abi::RuntimeError> {
     let cells = shared.globals.snapshot();
+    let states = shared.tasks.loop_states();
     let counts = std::cell::RefCell::new(HashMap::<Arc<str>, u64>::new());
     let target = world.view.clone();
     let run = |ctx: *const crate::abi::Ctx, _out: *mut u64| -> u8 {
@@ -238,7 +239,7 @@ pub(crate) fn validate(
                 Ok(None) => shared.globals.keep_converted(*id, *stamp, &target, *raw),
                 Err(e) => {
                     // SAFETY: as above.
-                    unsafe { crate::abi::raise(ctx, load_error(&e, name, world.age)) };
+                    unsafe { crate::abi::raise(ctx, load_error(&e, &format!("`{name}`"), world.age)) };
                     return 1;
                 }
             }
@@ -247,15 +248,39 @@ pub(crate) fn validate(
                 *counts.entry(t).or_default() += n;
             }
         }
+        // Loop tasks' states are migrated before their next step; here they
+        // are only validated.
+        for (id, values, view) in &states {
+            if Arc::ptr_eq(view, &target) || compatible(view, &target) {
+                continue;
+            }
+            for &(bits, heap) in values {
+                // SAFETY: `ctx` is the live context of this evaluation.
+                let step = |n: &str, from: u32, v: u64| unsafe { call_step(ctx, shared, n, from, v) };
+                // SAFETY: `bits` is a live value the snapshot holds a reference to.
+                match unsafe { Walk::new(&target, &step).value(bits, heap) } {
+                    // SAFETY: we owned `new`.
+                    Ok(Some(new)) => unsafe { heap::dec(new as *const Header) },
+                    Ok(None) => {}
+                    Err(e) => {
+                        let place = format!("the state of task {id}");
+                        // SAFETY: as above.
+                        unsafe { crate::abi::raise(ctx, load_error(&e, &place, world.age)) };
+                        return 1;
+                    }
+                }
+            }
+        }
         0
     };
     // SAFETY: `run` calls only migrations compiled for `world`.
     let result =
         unsafe { crate::eval::run_entry(world.clone(), shared.clone(), &lang::types::Ty::Unit, options, &run) };
-    for (_, _, raw, heap, _, _) in &cells {
-        if *heap {
-            // SAFETY: the snapshot owned these references.
-            unsafe { heap::dec(*raw as *const Header) };
+    let roots = cells.iter().map(|c| (c.2, c.3)).chain(states.iter().flat_map(|s| s.1.iter().copied()));
+    for (raw, heap) in roots {
+        if heap && raw != 0 {
+            // SAFETY: the snapshots owned these references.
+            unsafe { heap::dec(raw as *const Header) };
         }
     }
     result.map(|_| counts.into_inner())

@@ -265,6 +265,29 @@ impl Globals {
         unsafe { crate::migrate::census(&roots, name) }
     }
 
+    /// Makes each global's copy in view `view` its value, dropping the value
+    /// it was written as and every other copy (`:migrate`: old versions'
+    /// storage is freed once nothing else holds it). Answers how many
+    /// globals changed.
+    pub fn promote(&self, view: &Arc<View>) -> usize {
+        let mut cells = self.cells.write().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        for c in cells.iter_mut() {
+            let Some(i) = c.converted.iter().position(|(w, _)| Arc::ptr_eq(w, view)) else { continue };
+            let (w, bits) = c.converted.remove(i);
+            if let Some(old) = c.value.replace(bits)
+                && c.heap
+            {
+                // SAFETY: the cell owned this reference.
+                unsafe { crate::runtime::heap::dec(old as *const Header) };
+            }
+            c.view = w;
+            c.clear_converted();
+            n += 1;
+        }
+        n
+    }
+
     /// Keeps `bits` (a new reference is taken) as the value of `id` in view
     /// `view`, if the value is still the one with `stamp`.
     pub fn keep_converted(&self, id: u32, stamp: u64, view: &Arc<View>, bits: u64) {
@@ -685,6 +708,15 @@ impl Program {
         let compiled = checked.fns.iter().map(|f| f.name.clone()).collect();
         Ok(Committed { world, created_world: defines, exprs, versions, compiled, migrated })
     }
+}
+
+/// `:migrate`: brings every global's value into the newest world's view
+/// (running the migrations still needed) and makes that its only copy.
+/// Answers how many globals were rewritten.
+pub fn migrate_all(shared: &Arc<Shared>, options: EvalOptions) -> Result<usize, RuntimeError> {
+    let world = shared.newest();
+    crate::migrate::validate(&world, shared, options)?;
+    Ok(shared.globals.promote(&world.view))
 }
 
 /// Runs one compiled top-level expression as its own evaluation, in the

@@ -432,6 +432,33 @@ impl Tasks {
         Ok(t.status)
     }
 
+    /// The states of loop tasks that can still step (running or paused):
+    /// id, new references to the state's values with whether each is a
+    /// heap value, and the view they were made in (commit-time validation).
+    pub(crate) fn loop_states(&self) -> Vec<(u64, Vec<(u64, bool)>, Arc<crate::migrate::View>)> {
+        let table = self.lock();
+        table
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.site.is_loop && matches!(t.status, Status::Running | Status::Paused))
+            .map(|(i, t)| {
+                let values = t
+                    .values
+                    .iter()
+                    .zip(&t.site.params)
+                    .map(|(&b, ty)| {
+                        if ty.is_heap() && b != 0 {
+                            // SAFETY: the task owns a live reference; we hand out another.
+                            unsafe { crate::runtime::heap::inc(b as *const abi::Header) };
+                        }
+                        (b, ty.is_heap())
+                    })
+                    .collect();
+                (i as u64 + 1, values, t.view.clone())
+            })
+            .collect()
+    }
+
     /// Every task, oldest first.
     pub fn list(&self) -> Vec<TaskView> {
         self.lock()
@@ -552,7 +579,10 @@ impl Drop for Tasks {
 /// Whether a function signature still takes the task's arguments and
 /// gives back what it expects.
 fn fits(site: &SpawnSite, sig: &lang::types::FnSig) -> bool {
-    sig.params.iter().map(|p| &p.1).eq(site.params.iter()) && sig.ret == site.ret
+    // A type written the same at a newer version fits: the state migrates.
+    sig.params.len() == site.params.len()
+        && sig.params.iter().zip(&site.params).all(|((_, a), b)| a.same_written(b))
+        && sig.ret.same_written(&site.ret)
 }
 
 /// The thread of task `id`: one evaluation for a job, steps until it ends
@@ -636,7 +666,7 @@ fn run_task(shared: Arc<Shared>, id: u64) {
                     Err(e) => {
                         owned.iter().for_each(|&o| unsafe { crate::runtime::heap::dec(o as *const abi::Header) });
                         // SAFETY: as above.
-                        unsafe { abi::raise(ctx, crate::migrate::load_error(&e, "the task's state", world.age)) };
+                        unsafe { abi::raise(ctx, crate::migrate::load_error(&e, &format!("the state of task {id}"), world.age)) };
                         return 1;
                     }
                 }

@@ -15,6 +15,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":tasks", "every task: id, function, kind, status, world, steps, last error"),
     (":closures", "every closure alive in a running activation: creator, task, world, what it calls"),
     (":type", "NAME — the versions of type NAME, the world each entered, and live values of each"),
+    (":migrate", "TYPE — rewrite every value to TYPE's newest version and drop the old versions' storage"),
     (":stop", "ID — ask task ID to stop (a loop stops at its next step boundary)"),
     (":kill", "ID — interrupt task ID's running evaluation (rolled back) and end it"),
     (":resume", "ID — run paused task ID's step again in the newest world"),
@@ -64,6 +65,7 @@ pub fn run(session: &Session, input: &str) -> String {
         }
         (":tasks", _) => tasks(session),
         (":type", Some(n)) => type_versions(session, n),
+        (":migrate", Some(n)) => session.migrate_type(n).unwrap_or_else(|e| format!("error: {e}")),
         (":closures", _) => {
             session.settle_tasks();
             closures(session)
@@ -149,7 +151,7 @@ pub fn run(session: &Session, input: &str) -> String {
         },
         (
             ":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout" | ":which" | ":clif"
-            | ":stop" | ":kill" | ":resume" | ":type",
+            | ":stop" | ":kill" | ":resume" | ":type" | ":migrate",
             None,
         ) => {
             format!("error: {name} needs an argument; see :help")

@@ -351,6 +351,32 @@ impl Session {
         self.engine.shared.globals.census(name)
     }
 
+    /// `:migrate T`: rewrites every global's value to the newest versions
+    /// and drops the old versions' storage — refused while a running task
+    /// is pinned to a world that knows an older version of `T`.
+    pub fn migrate_type(&self, name: &str) -> Result<String, String> {
+        let world = self.engine.shared.newest();
+        let Some(current) = world.types.get(name).map(|t| t.info.named.version) else {
+            return Err(format!("unknown name `{name}`: no type of that name in world {}", world.age));
+        };
+        let older: Vec<String> = self
+            .tasks()
+            .iter()
+            .filter(|t| t.status == Status::Running && t.world > 0)
+            .filter(|t| self.version_in(name, t.world).is_some_and(|v| v < current))
+            .map(|t| format!("task {} ({}, world {})", t.id, t.function, t.world))
+            .collect();
+        if !older.is_empty() {
+            return Err(format!(
+                "invalid argument: cannot drop older versions of `{name}` while {} still run in worlds that know them; wait for them or :kill them",
+                older.join(", ")
+            ));
+        }
+        let n = jit::program::migrate_all(&self.engine.shared, self.engine.options(false))
+            .map_err(|e| render_runtime_error(&e).trim_start_matches("error: ").to_string())?;
+        Ok(format!("type {name} v{current}: {n} globals rewritten to the newest versions; older copies dropped"))
+    }
+
     /// Whether the newest world defines a type `name`.
     pub fn has_type(&self, name: &str) -> bool {
         self.engine.shared.newest().types.contains_key(name)
