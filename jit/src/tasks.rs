@@ -666,7 +666,12 @@ fn run_task(shared: Arc<Shared>, id: u64) {
                     Err(e) => {
                         owned.iter().for_each(|&o| unsafe { crate::runtime::heap::dec(o as *const abi::Header) });
                         // SAFETY: as above.
-                        unsafe { abi::raise(ctx, crate::migrate::load_error(&e, &format!("the state of task {id}"), world.age)) };
+                        unsafe {
+                            abi::raise(
+                                ctx,
+                                crate::migrate::load_error(&e, &format!("the state of task {id}"), world.age),
+                            )
+                        };
                         return 1;
                     }
                 }

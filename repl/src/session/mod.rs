@@ -18,6 +18,8 @@ use std::time::Duration;
 mod deps;
 mod items;
 #[cfg(test)]
+mod migration_props;
+#[cfg(test)]
 mod task_tests;
 
 use deps::{Hiding, forgotten, render_breaks, settle_or_revert, still_used, texts_of};

@@ -1,0 +1,113 @@
+//! Property test of derived migrations (issue 6): for random record types
+//! and random field changes with defaults, the migrated values print as the
+//! same values constructed directly in the new version.
+
+use super::tests::{ok, session};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Field {
+    Int(i64),
+    Str(String),
+}
+
+impl Field {
+    fn ty(&self) -> &'static str {
+        match self {
+            Field::Int(_) => "int",
+            Field::Str(_) => "str",
+        }
+    }
+    fn literal(&self) -> String {
+        match self {
+            Field::Int(n) => n.to_string(),
+            Field::Str(s) => format!("{s:?}"),
+        }
+    }
+}
+
+fn field() -> impl Strategy<Value = Field> {
+    prop_oneof![(-1000i64..1000).prop_map(Field::Int), "[a-z]{0,6}".prop_map(Field::Str)]
+}
+
+/// Old fields (one value per record), which of them the new version keeps,
+/// and new fields with their defaults.
+fn change() -> impl Strategy<Value = (Vec<Vec<Field>>, Vec<bool>, Vec<Field>)> {
+    (1usize..5, 1usize..4).prop_flat_map(|(nfields, nvalues)| {
+        let kinds = proptest::collection::vec(any::<bool>(), nfields);
+        (kinds, proptest::collection::vec(any::<bool>(), nfields), proptest::collection::vec(field(), 0..3))
+            .prop_flat_map(move |(kinds, keep, added)| {
+                let record = kinds
+                    .iter()
+                    .map(|&is_int| {
+                        if is_int {
+                            (-1000i64..1000).prop_map(Field::Int).boxed()
+                        } else {
+                            "[a-z]{0,6}".prop_map(Field::Str).boxed()
+                        }
+                    })
+                    .collect::<Vec<_>>();
+                (proptest::collection::vec(record, nvalues), Just(keep), Just(added))
+            })
+    })
+}
+
+fn construct(fields: &[(String, &Field)]) -> String {
+    let inits: Vec<String> = fields.iter().map(|(n, v)| format!("{n}: {}", v.literal())).collect();
+    format!("T {{ {} }}", inits.join(", "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn migrated_values_equal_values_built_in_the_new_version((records, keep, added) in change()) {
+        let s = session();
+        let old: Vec<(String, &Field)> = records[0].iter().enumerate().map(|(i, f)| (format!("f{i}"), f)).collect();
+        let decl: Vec<String> = old.iter().map(|(n, f)| format!("{n}: {}", f.ty())).collect();
+        ok(&s, &format!("type T {{ {} }}", decl.join(", ")));
+        let values: Vec<String> = records
+            .iter()
+            .map(|r| construct(&r.iter().enumerate().map(|(i, f)| (format!("f{i}"), f)).collect::<Vec<_>>()))
+            .collect();
+        ok(&s, &format!("var xs: [T] = [{}]", values.join(", ")));
+
+        let mut new_decl: Vec<String> = Vec::new();
+        for (i, (n, f)) in old.iter().enumerate() {
+            if keep[i] {
+                new_decl.push(format!("{n}: {}", f.ty()));
+            }
+        }
+        for (j, d) in added.iter().enumerate() {
+            new_decl.push(format!("g{j}: {} = {}", d.ty(), d.literal()));
+        }
+        if new_decl.is_empty() {
+            new_decl.push("g: int = 0".into());
+        }
+        ok(&s, &format!("type T {{ {} }}", new_decl.join(", ")));
+        let migrated = ok(&s, "xs").echo.unwrap_or_default();
+
+        let expected: Vec<String> = records
+            .iter()
+            .map(|r| {
+                let mut fields: Vec<(String, &Field)> = Vec::new();
+                for (i, f) in r.iter().enumerate() {
+                    if keep[i] {
+                        fields.push((format!("f{i}"), f));
+                    }
+                }
+                let zero = Field::Int(0);
+                for (j, d) in added.iter().enumerate() {
+                    fields.push((format!("g{j}"), d));
+                }
+                if fields.is_empty() {
+                    fields.push(("g".into(), &zero));
+                }
+                construct(&fields)
+            })
+            .collect();
+        let direct = ok(&s, &format!("[{}]", expected.join(", "))).echo.unwrap_or_default();
+        prop_assert!(migrated.starts_with("[T {"), "{}", migrated);
+        prop_assert_eq!(migrated, direct);
+    }
+}
