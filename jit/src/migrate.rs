@@ -27,12 +27,24 @@ pub fn compatible(writer: &View, reader: &View) -> bool {
 /// the error's message.
 pub type Step<'a> = &'a dyn Fn(&str, u32, u64) -> Result<u64, String>;
 
+/// Records and enums migrated so far by every walk of the process, for a
+/// progress display of long commits (updated every [`PROGRESS_EVERY`]).
+pub static PROGRESS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+const PROGRESS_EVERY: u64 = 4096;
+
 /// One walk of values into the `target` view.
 pub struct Walk<'a> {
     target: &'a View,
     step: Step<'a>,
     /// How many records and enums were migrated, by type name.
     pub migrated: HashMap<Arc<str>, u64>,
+    unreported: u64,
+}
+
+impl Drop for Walk<'_> {
+    fn drop(&mut self) {
+        PROGRESS.fetch_add(self.unreported, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Why a value could not be brought into the target view.
@@ -46,7 +58,7 @@ pub enum WalkError {
 
 impl<'a> Walk<'a> {
     pub fn new(target: &'a View, step: Step<'a>) -> Walk<'a> {
-        Walk { target, step, migrated: HashMap::new() }
+        Walk { target, step, migrated: HashMap::new(), unreported: 0 }
     }
 
     /// `bits` (a borrowed value; `heap` says whether it is a pointer) in the
@@ -122,6 +134,11 @@ impl<'a> Walk<'a> {
                 match self.migrated.get_mut(name) {
                     Some(n) => *n += 1,
                     None => drop(self.migrated.insert(Arc::from(name), 1)),
+                }
+                self.unreported += 1;
+                if self.unreported == PROGRESS_EVERY {
+                    PROGRESS.fetch_add(PROGRESS_EVERY, std::sync::atomic::Ordering::Relaxed);
+                    self.unreported = 0;
                 }
                 // Its fields may hold old versions of other types.
                 return Ok(Some(match self.fields(cur)? {
@@ -244,7 +261,7 @@ pub(crate) fn validate(
                 }
             }
             let mut counts = counts.borrow_mut();
-            for (t, n) in walk.migrated {
+            for (t, n) in std::mem::take(&mut walk.migrated) {
                 *counts.entry(t).or_default() += n;
             }
         }

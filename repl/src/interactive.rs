@@ -91,7 +91,9 @@ fn watch_ctrl_c(session: Arc<Session>) -> std::io::Result<()> {
 }
 
 pub fn run(config: crate::session::SessionConfig) -> ExitCode {
-    let session = Arc::new(Session::new(config));
+    use std::io::IsTerminal;
+    let progress = std::io::stderr().is_terminal();
+    let session = Arc::new(Session::new(crate::session::SessionConfig { progress, ..config }));
     if let Err(e) = watch_ctrl_c(session.clone()) {
         crate::say::err!("warning: Ctrl-C will not interrupt evaluations: {e}");
     }

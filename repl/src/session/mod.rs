@@ -68,6 +68,9 @@ pub struct SessionConfig {
     pub memory_limit: u64,
     /// How long shutdown waits for running tasks (`--grace`).
     pub grace: Duration,
+    /// Show progress on standard error when a commit's migrations take
+    /// long (a terminal only, SPEC 6.3).
+    pub progress: bool,
 }
 
 impl SessionConfig {
@@ -79,6 +82,51 @@ impl SessionConfig {
             timeout,
             memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
             grace: DEFAULT_GRACE,
+            progress: false,
+        }
+    }
+}
+
+/// A progress line on standard error for a commit whose migrations take
+/// more than half a second; cleared when dropped.
+struct Progress {
+    done: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start() -> Progress {
+        use std::sync::atomic::Ordering::Relaxed;
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d = done.clone();
+        let base = jit::migrate::PROGRESS.load(Relaxed);
+        let thread = std::thread::Builder::new()
+            .name("strata-progress".into())
+            .spawn(move || {
+                let start = std::time::Instant::now();
+                let mut shown = false;
+                while !d.load(Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    if start.elapsed() >= Duration::from_millis(500) {
+                        let n = jit::migrate::PROGRESS.load(Relaxed).saturating_sub(base);
+                        eprint!("\r  migrating live values: {n} so far ({:.1} s)", start.elapsed().as_secs_f64());
+                        shown = true;
+                    }
+                }
+                if shown {
+                    eprint!("\r\x1b[K");
+                }
+            })
+            .ok();
+        Progress { done, thread }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
@@ -233,7 +281,10 @@ impl Engine {
         let options = move || engine.options(true);
         let log_line =
             |versions: &HashMap<Arc<str>, u32>| ack_items(&all_items, &ours, versions, &HashMap::new()).join(", ");
+        let changes_types = checked.types.iter().any(|t| world.types.contains_key(&t.named.name));
+        let progress = (self.config.progress && changes_types).then(Progress::start);
         let committed = program.commit(&checked, &texts, &forget_list, &log_line, &options);
+        drop(progress);
         let committed = settle_or_revert(&mut incr, prospect, &dependents, committed).map_err(|e| match e {
             // A feature not built yet is the user's news, not an internal fault.
             CommitError::Codegen(msg) if msg.contains("not supported yet") => Failure::Check(format!("error: {msg}")),
