@@ -352,7 +352,47 @@ impl Incremental {
     pub fn recheck(&mut self, p: &mut Prospect, skip: &HashSet<Arc<str>>) -> Result<Vec<Rechecked>, Vec<Broken>> {
         let mut ok = Vec::new();
         let mut broken = Vec::new();
-        let mut dependents = self.dependents(&p.changed, skip);
+        // A type whose own text is unchanged keeps its version when a type
+        // it mentions changes (SPEC 6.2: `type Booking { who: Person }`
+        // stays v1): it takes the new shapes of what it mentions, and its
+        // users follow — round by round, since types mention types.
+        let mut changed: Vec<Arc<str>> = p.changed.clone();
+        let mut all_changed: BTreeSet<Arc<str>> = changed.iter().cloned().collect();
+        let mut types: HashMap<Arc<str>, Rechecked> = HashMap::new();
+        for _round in 0..MAX_TYPE_ROUNDS {
+            let mut next = Vec::new();
+            for name in self.dependents(&changed, skip) {
+                let Some(&def) = self.handles.get(&name) else { continue };
+                let committed = def.committed(&self.db).clone();
+                let Sig::Type(old) = &committed else { continue };
+                let text = def.text(&self.db).clone();
+                let info = match check_def(&self.db, def) {
+                    Ok(checked) => checked.types.first().map(|t| keep_version(t, &old.named)),
+                    Err(diags) => {
+                        broken.push(Broken { name: name.clone(), diags: diags.clone() });
+                        None
+                    }
+                };
+                let Some(info) = info else { continue };
+                let sig = Sig::Type(info.clone());
+                if sig != committed {
+                    p.undo.push((def, text.clone(), committed.clone()));
+                    def.set_committed(&mut self.db).to(sig);
+                    next.push(name.clone());
+                }
+                let checked = Checked { types: vec![info], ..Checked::default() };
+                types.insert(name.clone(), Rechecked { name, text, checked });
+            }
+            if next.is_empty() {
+                break;
+            }
+            all_changed.extend(next.iter().cloned());
+            changed = next;
+        }
+        let all_changed: Vec<Arc<str>> = all_changed.into_iter().collect();
+        let mut dependents: Vec<Arc<str>> =
+            self.dependents(&all_changed, skip).into_iter().filter(|n| !types.contains_key(n)).collect();
+        ok.extend(types.into_values());
         // A global whose type is written the same keeps its value, migrated
         // to the new versions (SPEC 6.3): it gets its type at those versions
         // first, so that code using it is checked against what it will hold.
@@ -372,7 +412,7 @@ impl Incremental {
         }
         if !retyped.is_empty() {
             let mut all: BTreeSet<Arc<str>> = dependents.into_iter().collect();
-            all.extend(self.dependents(&retyped, skip));
+            all.extend(self.dependents(&retyped, skip).into_iter().filter(|n| !ok.iter().any(|r| &r.name == n)));
             dependents = all.into_iter().collect();
         }
         for name in dependents {
@@ -516,3 +556,39 @@ impl Incremental {
 
 #[cfg(test)]
 mod tests;
+
+/// Rounds of re-checking types that mention changed types (a chain of types
+/// each mentioning the next needs one round per link).
+const MAX_TYPE_ROUNDS: usize = 16;
+
+/// `info` (a re-check of a type whose text is unchanged, which the checker
+/// numbered as a new version) at its committed version `named`.
+fn keep_version(info: &TypeInfo, named: &Arc<crate::types::NamedTy>) -> Arc<TypeInfo> {
+    let own = |t: &Ty| renamed(t, &info.named, named);
+    let kind = match &info.kind {
+        crate::types::TypeKind::Record { fields } => crate::types::TypeKind::Record {
+            fields: fields.iter().map(|f| crate::types::FieldInfo { ty: own(&f.ty), ..f.clone() }).collect(),
+        },
+        crate::types::TypeKind::Enum { variants } => crate::types::TypeKind::Enum {
+            variants: variants
+                .iter()
+                .map(|v| crate::types::VariantInfo {
+                    name: v.name.clone(),
+                    payload: v.payload.iter().map(own).collect(),
+                })
+                .collect(),
+        },
+    };
+    Arc::new(TypeInfo { named: named.clone(), kind })
+}
+
+/// `t` with every mention of `from` replaced by `to` (a type's own name in
+/// its fields, for recursive types).
+fn renamed(t: &Ty, from: &crate::types::NamedTy, to: &Arc<crate::types::NamedTy>) -> Ty {
+    match t {
+        Ty::Named(n) if **n == *from => Ty::Named(to.clone()),
+        Ty::Vec(e) => Ty::vec(renamed(e, from, to)),
+        Ty::Map(k, v) => Ty::map(renamed(k, from, to), renamed(v, from, to)),
+        other => other.clone(),
+    }
+}

@@ -1,6 +1,7 @@
-//! Property test of derived migrations (issue 6): for random record types
-//! and random field changes with defaults, the migrated values print as the
-//! same values constructed directly in the new version.
+//! Session tests of migrations (issue 6): a property test — for random
+//! record types and random field changes with defaults, the migrated values
+//! print as the same values constructed directly in the new version — and
+//! types that mention a changed type.
 
 use super::tests::{ok, session};
 use proptest::prelude::*;
@@ -110,4 +111,23 @@ proptest! {
         prop_assert!(migrated.starts_with("[T {"), "{}", migrated);
         prop_assert_eq!(migrated, direct);
     }
+}
+
+#[test]
+fn a_type_that_mentions_a_changed_type_keeps_its_version() {
+    let s = session();
+    ok(&s, "type Person { name: str }\ntype Booking { who: Person, seat: int }\ntype Trip { legs: [Booking] }");
+    ok(&s, "var trips = [Trip { legs: [Booking { who: Person { name: \"ann\" }, seat: 3 }] }]");
+    let o = ok(&s, "type Person { name: str, vip: bool = false }");
+    assert_eq!(o.ack.as_deref(), Some("world 4: type Person v2 (migrated 1 values)"));
+    assert_eq!(
+        ok(&s, "trips").echo.as_deref(),
+        Some("[Trip { legs: [Booking { who: Person { name: \"ann\", vip: false }, seat: 3 }] }]")
+    );
+    assert_eq!(s.history("Booking").len(), 1, "Booking stays v1");
+    assert_eq!(s.history("Trip").len(), 1, "Trip stays v1");
+    assert_eq!(
+        ok(&s, "Booking { who: Person { name: \"x\", vip: true }, seat: 1 }.who.vip").echo.as_deref(),
+        Some("true")
+    );
 }
