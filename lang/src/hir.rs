@@ -84,7 +84,7 @@ pub enum ExprKind {
         op: Builtin,
         args: Vec<Expr>,
     },
-    /// `spawn f(args)` / `spawn loop f(state)` (tasks: issue 5).
+    /// `spawn f(args)` / `spawn loop f(state)`: starts a task, answers its id.
     Spawn {
         is_loop: bool,
         func: Arc<str>,
