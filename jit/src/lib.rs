@@ -7,6 +7,7 @@
 pub mod abi;
 pub mod codegen;
 pub mod eval;
+pub mod image;
 pub mod memory;
 pub mod migrate;
 pub mod program;

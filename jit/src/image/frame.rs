@@ -1,0 +1,313 @@
+//! The image file: a header (magic, format version), then frames of
+//! `[payload length: u32 LE][CRC-32 of the payload: u32 LE][payload]`, one
+//! record each. Appends are fsync'd before they count; an image is opened by
+//! one writer at a time (an exclusive file lock).
+//!
+//! Reading tells two kinds of damage apart. A *torn tail* — the last frame
+//! incomplete or failing its checksum, with nothing valid after it — is what
+//! a crash during an append leaves; it was never acknowledged, so it is cut
+//! off. Anything else — a bad frame followed by valid ones, a wrong magic
+//! number, an unknown format version, a checksummed payload that does not
+//! decode — is corruption: refused with what is wrong and where, never
+//! half-loaded.
+
+use super::format::Record;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+pub const MAGIC: &[u8; 8] = b"STRATAIM";
+/// The format this build writes (and the newest it reads).
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 16;
+const FRAME_HEADER_LEN: usize = 8;
+/// No record is larger (a guard against a corrupt length).
+const MAX_RECORD: u32 = 1 << 30;
+
+/// Why an image cannot be opened.
+#[derive(Debug, PartialEq)]
+pub enum ImageError {
+    /// Shorter than a header, or not starting with the magic number.
+    NotAnImage {
+        path: String,
+    },
+    /// Written by a newer Strata.
+    TooNew {
+        path: String,
+        version: u32,
+    },
+    /// Damage that is not a torn tail.
+    Corrupt {
+        path: String,
+        offset: u64,
+        reason: String,
+    },
+    /// Another process has the image open for writing.
+    Locked {
+        path: String,
+    },
+    Io {
+        path: String,
+        message: String,
+    },
+}
+
+impl std::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageError::NotAnImage { path } => {
+                write!(f, "{path} is not a Strata image (it does not start with the image header)")
+            }
+            ImageError::TooNew { path, version } => write!(
+                f,
+                "{path} is an image of format version {version}, newer than this strata reads (up to {FORMAT_VERSION}); use a newer strata"
+            ),
+            ImageError::Corrupt { path, offset, reason } => write!(
+                f,
+                "{path} is corrupt at byte {offset}: {reason}; nothing was loaded (restore a copy saved with :save)"
+            ),
+            ImageError::Locked { path } => {
+                write!(f, "{path} is open in another strata process; attach to it with `strata attach {path}`")
+            }
+            ImageError::Io { path, message } => write!(f, "cannot use {path}: {message}"),
+        }
+    }
+}
+
+/// What reading an image found.
+#[derive(Debug, PartialEq)]
+pub struct Opened {
+    pub records: Vec<Record>,
+    /// Bytes of header and whole, valid frames.
+    pub valid_len: u64,
+    /// Bytes of a torn tail after them, if any (to be cut off).
+    pub torn: u64,
+}
+
+/// The header of a new image.
+pub fn header() -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h
+}
+
+/// One record, framed.
+pub fn frame(record: &Record) -> Vec<u8> {
+    // Serializing plain data into a Vec cannot fail.
+    let payload = postcard::to_stdvec(record).unwrap_or_default();
+    let mut out = Vec::with_capacity(FRAME_HEADER_LEN + payload.len());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// A frame at `at`: its payload range, if it is whole and its checksum holds.
+fn whole_frame(bytes: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
+    let head = bytes.get(at..at + FRAME_HEADER_LEN)?;
+    let len = u32::from_le_bytes(head[..4].try_into().ok()?);
+    let crc = u32::from_le_bytes(head[4..].try_into().ok()?);
+    if len > MAX_RECORD {
+        return None;
+    }
+    let start = at + FRAME_HEADER_LEN;
+    let payload = bytes.get(start..start + len as usize)?;
+    (crc32fast::hash(payload) == crc).then_some(start..start + len as usize)
+}
+
+/// Whether the bytes from `at` on are one or more valid frames ending
+/// exactly at the end (so a bad frame before them is not a torn tail).
+fn valid_frames_to_end(bytes: &[u8], mut at: usize) -> bool {
+    let mut any = false;
+    while at < bytes.len() {
+        match whole_frame(bytes, at) {
+            Some(r) => {
+                at = r.end;
+                any = true;
+            }
+            None => return false,
+        }
+    }
+    any
+}
+
+/// Reads an image's bytes (`path` only names it in errors).
+pub fn read(bytes: &[u8], path: &str) -> Result<Opened, ImageError> {
+    let p = || path.to_string();
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+        return Err(ImageError::NotAnImage { path: p() });
+    }
+    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if version > FORMAT_VERSION {
+        return Err(ImageError::TooNew { path: p(), version });
+    }
+    if version == 0 {
+        return Err(ImageError::Corrupt { path: p(), offset: 8, reason: "format version 0 does not exist".into() });
+    }
+    let mut records = Vec::new();
+    let mut at = HEADER_LEN;
+    while at < bytes.len() {
+        let Some(range) = whole_frame(bytes, at) else {
+            // Damage here is a torn tail only if nothing valid follows it.
+            let declared = bytes
+                .get(at..at + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                .and_then(|len| at.checked_add(FRAME_HEADER_LEN + len));
+            if let Some(next) = declared
+                && next < bytes.len()
+                && valid_frames_to_end(bytes, next)
+            {
+                return Err(ImageError::Corrupt {
+                    path: p(),
+                    offset: at as u64,
+                    reason: "a record's checksum does not match its contents, and valid records follow it".into(),
+                });
+            }
+            return Ok(Opened { records, valid_len: at as u64, torn: (bytes.len() - at) as u64 });
+        };
+        match postcard::from_bytes::<Record>(&bytes[range.clone()]) {
+            Ok(r) => records.push(r),
+            Err(e) => {
+                return Err(ImageError::Corrupt {
+                    path: p(),
+                    offset: at as u64,
+                    reason: format!("a record with a valid checksum does not decode ({e})"),
+                });
+            }
+        }
+        at = range.end;
+    }
+    Ok(Opened { records, valid_len: at as u64, torn: 0 })
+}
+
+/// An image open for appending: locked, torn tail cut off.
+pub struct ImageFile {
+    file: File,
+    path: PathBuf,
+}
+
+impl ImageFile {
+    /// Opens (or creates) the image at `path` for writing, and reads it.
+    pub fn open(path: &Path) -> Result<(ImageFile, Opened), ImageError> {
+        let name = path.display().to_string();
+        let io = |e: std::io::Error| ImageError::Io { path: name.clone(), message: e.to_string() };
+        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(ImageError::Locked { path: name }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        let opened = if bytes.is_empty() {
+            file.write_all(&header()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            Opened { records: Vec::new(), valid_len: HEADER_LEN as u64, torn: 0 }
+        } else {
+            read(&bytes, &name)?
+        };
+        if opened.torn > 0 {
+            file.set_len(opened.valid_len).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        file.seek(SeekFrom::Start(opened.valid_len)).map_err(io)?;
+        Ok((ImageFile { file, path: path.to_path_buf() }, opened))
+    }
+
+    /// Appends `records` and makes them durable (fsync) before returning.
+    pub fn append(&mut self, records: &[Record]) -> Result<(), ImageError> {
+        let io = |e: std::io::Error| ImageError::Io { path: self.path.display().to_string(), message: e.to_string() };
+        let bytes: Vec<u8> = records.iter().flat_map(frame).collect();
+        self.file.write_all(&bytes).map_err(io)?;
+        self.file.sync_data().map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::format::{GlobalWrite, Value};
+
+    fn sample() -> Vec<Record> {
+        vec![
+            Record::Transaction {
+                world: 2,
+                committed_ms: 1,
+                source_name: "<input>".into(),
+                source: "fn f() -> int { 1 }".into(),
+            },
+            Record::Writes {
+                world: 2,
+                writes: vec![GlobalWrite {
+                    name: "xs".into(),
+                    value: Value::Vec(vec![Value::Int(1), Value::Str("a".into())]),
+                }],
+            },
+        ]
+    }
+
+    fn image(records: &[Record]) -> Vec<u8> {
+        let mut b = header().to_vec();
+        for r in records {
+            b.extend(frame(r));
+        }
+        b
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let recs = sample();
+        let b = image(&recs);
+        assert_eq!(read(&b, "t").unwrap(), Opened { records: recs, valid_len: b.len() as u64, torn: 0 });
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_the_rest_kept() {
+        let recs = sample();
+        let b = image(&recs);
+        let first_end = HEADER_LEN + frame(&recs[0]).len();
+        for cut in first_end + 1..b.len() {
+            let o = read(&b[..cut], "t").unwrap();
+            assert_eq!(o.records, recs[..1]);
+            assert_eq!(o.valid_len, first_end as u64);
+        }
+    }
+
+    #[test]
+    fn damage_before_valid_records_is_refused_with_its_offset() {
+        let recs = sample();
+        let mut b = image(&recs);
+        b[HEADER_LEN + FRAME_HEADER_LEN] ^= 0x40;
+        let e = read(&b, "img").unwrap_err();
+        assert!(matches!(e, ImageError::Corrupt { offset, .. } if offset == HEADER_LEN as u64), "{e:?}");
+        assert!(e.to_string().contains("img is corrupt at byte 16"), "{e}");
+    }
+
+    #[test]
+    fn wrong_magic_and_newer_versions_are_refused() {
+        assert_eq!(read(b"hello world, not an image", "x"), Err(ImageError::NotAnImage { path: "x".into() }));
+        let mut b = header().to_vec();
+        b[8..12].copy_from_slice(&7u32.to_le_bytes());
+        assert_eq!(read(&b, "x"), Err(ImageError::TooNew { path: "x".into(), version: 7 }));
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_and_appends_survive_reopening() {
+        let dir = std::env::temp_dir().join(format!("strata-image-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("t.simg");
+        let _ = std::fs::remove_file(&path);
+        {
+            let (mut img, opened) = ImageFile::open(&path).unwrap();
+            assert!(opened.records.is_empty());
+            img.append(&sample()).unwrap();
+            assert!(matches!(ImageFile::open(&path), Err(ImageError::Locked { .. })));
+        }
+        // A torn append is cut off at the next open.
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(&[9, 0, 0, 0, 1]).unwrap();
+        let (_, opened) = ImageFile::open(&path).unwrap();
+        assert_eq!(opened.records, sample());
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), opened.valid_len);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
