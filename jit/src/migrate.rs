@@ -239,7 +239,7 @@ pub(crate) fn validate(
     let target = world.view.clone();
     let run = |ctx: *const crate::abi::Ctx, _out: *mut u64| -> u8 {
         let ctx = ctx as *mut crate::abi::Ctx;
-        for (id, name, raw, heap, stamp, view) in &cells {
+        for crate::program::CellSnapshot { id, name, bits: raw, heap, stamp, view } in &cells {
             if Arc::ptr_eq(view, &target) || compatible(view, &target) {
                 continue;
             }
@@ -267,7 +267,7 @@ pub(crate) fn validate(
         }
         // Loop tasks' states are migrated before their next step; here they
         // are only validated.
-        for (id, values, view) in &states {
+        for crate::tasks::LoopState { id, values, view } in &states {
             if Arc::ptr_eq(view, &target) || compatible(view, &target) {
                 continue;
             }
@@ -293,7 +293,7 @@ pub(crate) fn validate(
     // SAFETY: `run` calls only migrations compiled for `world`.
     let result =
         unsafe { crate::eval::run_entry(world.clone(), shared.clone(), &lang::types::Ty::Unit, options, &run) };
-    let roots = cells.iter().map(|c| (c.2, c.3)).chain(states.iter().flat_map(|s| s.1.iter().copied()));
+    let roots = cells.iter().map(|c| (c.bits, c.heap)).chain(states.iter().flat_map(|s| s.values.iter().copied()));
     for (raw, heap) in roots {
         if heap && raw != 0 {
             // SAFETY: the snapshots owned these references.

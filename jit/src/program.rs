@@ -310,10 +310,9 @@ impl Globals {
         c.converted.push((view.clone(), bits));
     }
 
-    /// Every global with a value: id, name, an owned reference to the raw
-    /// value, whether it is a heap value, its stamp and its view (for
-    /// commit-time validation of a type change).
-    pub fn snapshot(&self) -> Vec<(u32, Arc<str>, u64, bool, u64, Arc<View>)> {
+    /// Every global with a value (for commit-time validation of a type
+    /// change); each holds a new reference to the raw value.
+    pub fn snapshot(&self) -> Vec<CellSnapshot> {
         let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
         cells
             .iter()
@@ -324,7 +323,14 @@ impl Globals {
                     // SAFETY: the cell owns a live reference; we hand out another.
                     unsafe { crate::runtime::heap::inc(v as *const Header) };
                 }
-                Some((i as u32, c.name.clone(), v, c.heap, c.stamp, c.view.clone()))
+                Some(CellSnapshot {
+                    id: i as u32,
+                    name: c.name.clone(),
+                    bits: v,
+                    heap: c.heap,
+                    stamp: c.stamp,
+                    view: c.view.clone(),
+                })
             })
             .collect()
     }
@@ -386,6 +392,18 @@ impl Globals {
         // A fresh initialiser's write cannot conflict: no reads are checked.
         let _ = self.commit(&HashMap::new(), &mut writes);
     }
+}
+
+/// One global's value as [`Globals::snapshot`] saw it.
+pub struct CellSnapshot {
+    pub id: u32,
+    pub name: Arc<str>,
+    /// An owned reference to the value as written.
+    pub bits: u64,
+    pub heap: bool,
+    pub stamp: u64,
+    /// The view it was written in.
+    pub view: Arc<View>,
 }
 
 /// An evaluation's buffered writes: id -> (owned bits, the writer's view).

@@ -138,6 +138,14 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// A loop task's state as commit-time validation sees it: new references
+/// to its values (with whether each is a heap value) and their view.
+pub(crate) struct LoopState {
+    pub id: u64,
+    pub values: Vec<(u64, bool)>,
+    pub view: Arc<crate::migrate::View>,
+}
+
 /// What an evaluation running inside a task reads (`task_id()`,
 /// `stop_requested()`, `done()`).
 pub struct TaskSignals {
@@ -435,7 +443,7 @@ impl Tasks {
     /// The states of loop tasks that can still step (running or paused):
     /// id, new references to the state's values with whether each is a
     /// heap value, and the view they were made in (commit-time validation).
-    pub(crate) fn loop_states(&self) -> Vec<(u64, Vec<(u64, bool)>, Arc<crate::migrate::View>)> {
+    pub(crate) fn loop_states(&self) -> Vec<LoopState> {
         let table = self.lock();
         table
             .iter()
@@ -454,7 +462,7 @@ impl Tasks {
                         (b, ty.is_heap())
                     })
                     .collect();
-                (i as u64 + 1, values, t.view.clone())
+                LoopState { id: i as u64 + 1, values, view: t.view.clone() }
             })
             .collect()
     }

@@ -6,6 +6,7 @@
 
 pub mod format;
 pub mod frame;
+pub mod values;
 
 pub use format::{GlobalWrite, Record, TaskRecord, TaskStatus, Value};
 pub use frame::{FORMAT_VERSION, ImageError, ImageFile, Opened, read};

@@ -209,6 +209,29 @@ pub(crate) unsafe fn destroy(p: *mut Header) {
     drop(unsafe { Box::from_raw(p as *mut MapObj) });
 }
 
+/// A new map (count 1) of key kind `key_kind` from owned key and value bits
+/// (`heap`: values are heap references); a later duplicate key wins.
+///
+/// # Safety
+/// Str keys and heap values must be live references the caller gives up.
+pub(crate) unsafe fn build_map(key_kind: u32, entries: Vec<(u64, u64)>, heap: bool) -> *mut Header {
+    let mut data = if heap { MapData::Refs(OrdMap::new()) } else { MapData::Bits(OrdMap::new()) };
+    for (k, v) in entries {
+        // SAFETY: the caller gives up these references.
+        unsafe { data.insert_owned(key_owned(key_kind, k as i64), v as i64) };
+    }
+    new_map(key_kind, data)
+}
+
+/// Each entry of map `p` as (key bits, value bits), both borrowed.
+///
+/// # Safety
+/// `p` must be a live map that outlives the use of the bits.
+pub(crate) unsafe fn entries(p: *const Header) -> Vec<(u64, u64)> {
+    // SAFETY: the caller's contract.
+    unsafe { map_obj(p) }.data.iter_bits().map(|(k, v)| (k.bits(), v)).collect()
+}
+
 /// A copy of map `p` with `f` applied to each heap value: `f` answers a new
 /// owned value or `None` to keep it. `None` if nothing changed.
 ///
