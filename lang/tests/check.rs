@@ -10,10 +10,10 @@ use lang::parser::parse;
 use lang::types::{FnSig, FnTy, GlobalSig, NamedTy, Ty, TypeInfo};
 use proptest::prelude::*;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-const CONFORMANCE: &str = "/work/shared/conformance";
+mod common;
+use common::{conformance_dir, conformance_files, mutate, repl_inputs, sources};
 
 /// The phrases of errors found before anything runs (section 9) that this
 /// checker reports; other `expect error:` phrases are runtime errors.
@@ -30,15 +30,6 @@ const CHECK_PHRASES: &[&str] = &[
 ];
 
 // ----- helpers -----
-
-fn conformance_files(dir: &str, ext: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(CONFORMANCE).join(dir))
-        .map(|entries| entries.filter_map(|e| Some(e.ok()?.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == ext));
-    files.sort();
-    files
-}
 
 /// Parses and checks `src` in `env`; syntax errors come back as diagnostics too.
 fn run_in(src: &str, env: &dyn Env) -> Result<Checked, Vec<Diagnostic>> {
@@ -332,40 +323,12 @@ impl Env for MapEnv {
     }
 }
 
-/// The inputs of a `.repl` transcript with whether the transcript expects
-/// an error after each (section 13); REPL commands are left out.
-fn repl_inputs(text: &str) -> Vec<(String, bool)> {
-    let mut inputs: Vec<(String, bool)> = Vec::new();
-    let mut continuing = false;
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("> ") {
-            inputs.push((rest.to_string(), false));
-            continuing = true;
-        } else if let Some(rest) = line.strip_prefix(". ")
-            && continuing
-            && let Some(last) = inputs.last_mut()
-        {
-            last.0.push('\n');
-            last.0.push_str(rest);
-        } else {
-            continuing = false;
-            if line.starts_with("~ error")
-                && let Some(last) = inputs.last_mut()
-            {
-                last.1 = true;
-            }
-        }
-    }
-    inputs.retain(|(i, _)| !i.starts_with(':'));
-    inputs
-}
-
 // ----- conformance -----
 
 #[test]
 fn conformance_lang_files_check_cleanly() {
     let files = conformance_files("lang", "strata");
-    assert!(files.len() >= 9, "conformance files not found under {CONFORMANCE}");
+    assert!(files.len() >= 9, "conformance files not found under {}", conformance_dir().display());
     for file in files {
         let src = std::fs::read_to_string(&file).unwrap();
         match run_in(&src, &EmptyEnv) {
@@ -1192,38 +1155,6 @@ fn deep_but_parsable_inputs_check_without_overflow() {
         .unwrap();
     for i in clean {
         assert!(results[i].0, "input {i}: {:?}", results[i].1);
-    }
-}
-
-fn sources() -> &'static Vec<String> {
-    static SOURCES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    SOURCES.get_or_init(|| {
-        let mut out = Vec::new();
-        for dir in ["lang", "errors"] {
-            for f in conformance_files(dir, "strata") {
-                out.push(std::fs::read_to_string(f).unwrap());
-            }
-        }
-        for dir in ["worlds", "types", "state", "tasks", "overlays"] {
-            for f in conformance_files(dir, "repl") {
-                out.extend(repl_inputs(&std::fs::read_to_string(f).unwrap()).into_iter().map(|(i, _)| i));
-            }
-        }
-        assert!(!out.is_empty());
-        out
-    })
-}
-
-/// Deletes, duplicates or inserts text on char boundaries.
-fn mutate(src: &str, op: u8, a: usize, b: usize, insert: &str) -> String {
-    let bounds: Vec<usize> = (0..=src.len()).filter(|&i| src.is_char_boundary(i)).collect();
-    let x = bounds[a % bounds.len()];
-    let y = bounds[b % bounds.len()];
-    let (lo, hi) = (x.min(y), x.max(y));
-    match op % 3 {
-        0 => format!("{}{}", &src[..lo], &src[hi..]),
-        1 => format!("{}{}{}", &src[..hi], &src[lo..hi], &src[hi..]),
-        _ => format!("{}{}{}", &src[..lo], insert, &src[lo..]),
     }
 }
 

@@ -4,54 +4,13 @@
 use lang::ast::*;
 use lang::parser::{is_incomplete, parse};
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
 
-const CONFORMANCE: &str = "/work/shared/conformance";
-
-fn conformance_files(dir: &str, ext: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(CONFORMANCE).join(dir))
-        .map(|entries| entries.filter_map(|e| Some(e.ok()?.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == ext));
-    files.sort();
-    files
-}
+mod common;
+use common::{conformance_dir, conformance_files, mutate, sources};
 
 /// The inputs of a `.repl` transcript (section 13), REPL commands left out.
 fn repl_inputs(text: &str) -> Vec<String> {
-    let mut inputs: Vec<String> = Vec::new();
-    let mut continuing = false;
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("> ") {
-            inputs.push(rest.to_string());
-            continuing = true;
-        } else if let Some(rest) = line.strip_prefix(". ")
-            && continuing
-        {
-            let last = inputs.last_mut().expect("a `> ` line before");
-            last.push('\n');
-            last.push_str(rest);
-        } else {
-            continuing = false;
-        }
-    }
-    inputs.retain(|i| !i.starts_with(':'));
-    inputs
-}
-
-fn all_sources() -> Vec<String> {
-    let mut sources = Vec::new();
-    for dir in ["lang", "errors"] {
-        for file in conformance_files(dir, "strata") {
-            sources.push(std::fs::read_to_string(file).unwrap());
-        }
-    }
-    for dir in ["worlds", "types", "state", "tasks", "overlays"] {
-        for file in conformance_files(dir, "repl") {
-            sources.extend(repl_inputs(&std::fs::read_to_string(file).unwrap()));
-        }
-    }
-    sources
+    common::repl_inputs(text).into_iter().map(|(i, _)| i).collect()
 }
 
 fn parse_ok(src: &str) -> Program {
@@ -122,7 +81,7 @@ fn conformance_sources_parse() {
             checked += 1;
         }
     }
-    assert!(checked > 20, "conformance files not found under {CONFORMANCE}");
+    assert!(checked > 20, "conformance files not found under {}", conformance_dir().display());
 }
 
 #[test]
@@ -425,19 +384,6 @@ fn deep_nesting_is_an_error_not_a_crash() {
     parse_ok(&format!("let x = {}1{};", "(".repeat(100), ")".repeat(100)));
 }
 
-/// Mutates `src` by deleting, inserting or duplicating a range, on char boundaries.
-fn mutate(src: &str, op: u8, a: usize, b: usize, insert: &str) -> String {
-    let bounds: Vec<usize> = src.char_indices().map(|(i, _)| i).chain([src.len()]).collect();
-    let x = bounds[a % bounds.len()];
-    let y = bounds[b % bounds.len()];
-    let (lo, hi) = (x.min(y), x.max(y));
-    match op % 3 {
-        0 => format!("{}{}", &src[..lo], &src[hi..]),
-        1 => format!("{}{}{}", &src[..lo], insert, &src[lo..]),
-        _ => format!("{}{}{}", &src[..hi], &src[lo..hi], &src[hi..]),
-    }
-}
-
 fn no_panic(src: &str) {
     let (_, diagnostics) = parse(src);
     for d in &diagnostics {
@@ -467,13 +413,4 @@ proptest! {
         }
         no_panic(&src);
     }
-}
-
-fn sources() -> &'static Vec<String> {
-    static SOURCES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    SOURCES.get_or_init(|| {
-        let sources = all_sources();
-        assert!(!sources.is_empty());
-        sources
-    })
 }
