@@ -147,6 +147,20 @@ impl EvalHost {
         let latest = self.latest_ctxs.borrow();
         latest.iter().find(|(_, w)| w.age == age).map(|(_, w)| w.clone()).unwrap_or_else(|| self.world.clone())
     }
+
+    /// The type versions of the world `ctx` runs in (global reads and
+    /// writes ask on every access, so the common case clones only the view).
+    ///
+    /// # Safety
+    /// `ctx` must be a live context of this evaluation.
+    unsafe fn view_of(&self, ctx: *mut Ctx) -> Arc<crate::migrate::View> {
+        // SAFETY: the caller guarantees a live context.
+        if unsafe { (*ctx).world_age } == self.world.age {
+            return self.world.view.clone();
+        }
+        // SAFETY: as above.
+        unsafe { self.world_of(ctx) }.view.clone()
+    }
 }
 
 /// Commits source text as a transaction from running code (`define`):
@@ -681,7 +695,7 @@ unsafe extern "C" fn rt_global_get(ctx: *mut Ctx, id: u32) -> i64 {
         } else if let Some(&(b, _)) = h.reads.borrow().get(&id) {
             b
         } else {
-            let view = h.world_of(ctx).view.clone();
+            let view = h.view_of(ctx);
             match h.shared.globals.read(id, &view) {
                 Some(Read::Ready(b, stamp)) => {
                     h.reads.borrow_mut().insert(id, (b, stamp));
@@ -690,9 +704,7 @@ unsafe extern "C" fn rt_global_get(ctx: *mut Ctx, id: u32) -> i64 {
                 Some(Read::Convert(raw, stamp, _)) => {
                     // Written in another view (a type changed since, or the
                     // writer knew newer versions): bring it into ours.
-                    let step = |name: &str, from: u32, v: u64| crate::migrate::call_step(ctx, &h.shared, name, from, v);
-                    let mut walk = crate::migrate::Walk::new(&view, &step);
-                    let converted = walk.value(raw, heap);
+                    let converted = crate::migrate::convert(ctx, &h.shared, &view, raw, heap, &mut HashMap::new());
                     let b = match converted {
                         Ok(Some(new)) => {
                             crate::runtime::heap::dec(raw as *const abi::Header);
@@ -737,7 +749,7 @@ unsafe extern "C" fn rt_global_set(ctx: *mut Ctx, id: u32, bits: i64) {
             abi::raise(ctx, "internal error: globals need an engine");
             return;
         };
-        let view = h.world_of(ctx).view.clone();
+        let view = h.view_of(ctx);
         let old = h.writes.borrow_mut().insert(id, (bits as u64, view));
         if let Some((old, _)) = old
             && h.shared.globals.is_heap(id)

@@ -17,7 +17,10 @@ pub type View = imbl::HashMap<Arc<str>, u32>;
 /// Whether a value written in view `writer` needs nothing to be read in
 /// view `reader`: every type both know is at the same version (a type one
 /// of them does not know cannot be in the value, or be expected of it).
-pub fn compatible(writer: &View, reader: &View) -> bool {
+pub fn compatible(writer: &Arc<View>, reader: &Arc<View>) -> bool {
+    if Arc::ptr_eq(writer, reader) {
+        return true;
+    }
     let (small, large) = if writer.len() <= reader.len() { (writer, reader) } else { (reader, writer) };
     small.iter().all(|(name, v)| large.get(name).is_none_or(|w| w == v))
 }
@@ -158,7 +161,7 @@ impl<'a> Walk<'a> {
         // SAFETY (whole body): `p` is a live record or enum; slot indices
         // come from its layout.
         unsafe {
-            let (key, tag, n) = ((*p).type_key, (*p).tag, (*p).nslots);
+            let (key, tag) = ((*p).type_key, (*p).tag);
             let Some(slots) = heap_slots(key, tag) else { return Ok(None) };
             let mut new: Option<*mut Header> = None;
             for &i in slots {
@@ -172,10 +175,36 @@ impl<'a> Walk<'a> {
                     heap::dec(old as *const Header);
                 }
             }
-            let _ = n;
             Ok(new.map(|c| c as *const Header))
         }
     }
+}
+
+/// `bits` (a borrowed value; a pointer when `heap`) brought into view
+/// `target` by a [`Walk`] whose migrations run in the evaluation of `ctx`:
+/// `None` if it already is in that view, else the new owned value. Adds
+/// how many values of each type migrated to `counts`.
+///
+/// # Safety
+/// `ctx` must be a live context whose world has the migrations `target`
+/// needs; `bits` a live value.
+pub(crate) unsafe fn convert(
+    ctx: *mut crate::abi::Ctx,
+    shared: &crate::program::Shared,
+    target: &View,
+    bits: u64,
+    heap: bool,
+    counts: &mut HashMap<Arc<str>, u64>,
+) -> Result<Option<u64>, WalkError> {
+    // SAFETY: the caller's contract.
+    let step = |n: &str, from: u32, v: u64| unsafe { call_step(ctx, shared, n, from, v) };
+    let mut walk = Walk::new(target, &step);
+    // SAFETY: the caller's contract.
+    let result = unsafe { walk.value(bits, heap) };
+    for (t, n) in std::mem::take(&mut walk.migrated) {
+        *counts.entry(t).or_default() += n;
+    }
+    result
 }
 
 /// Runs the migration of `name` from version `from` on the borrowed value
@@ -184,7 +213,7 @@ impl<'a> Walk<'a> {
 ///
 /// # Safety
 /// `ctx` must be a live context; `bits` a live value of `name` v`from`.
-pub(crate) unsafe fn call_step(
+unsafe fn call_step(
     ctx: *mut crate::abi::Ctx,
     shared: &crate::program::Shared,
     name: &str,
@@ -240,14 +269,13 @@ pub(crate) fn validate(
     let run = |ctx: *const crate::abi::Ctx, _out: *mut u64| -> u8 {
         let ctx = ctx as *mut crate::abi::Ctx;
         for crate::program::CellSnapshot { id, name, bits: raw, heap, stamp, view } in &cells {
-            if Arc::ptr_eq(view, &target) || compatible(view, &target) {
+            if compatible(view, &target) {
                 continue;
             }
-            // SAFETY: `ctx` is the live context of this evaluation.
-            let step = |n: &str, from: u32, v: u64| unsafe { call_step(ctx, shared, n, from, v) };
-            let mut walk = Walk::new(&target, &step);
-            // SAFETY: `raw` is a live value the snapshot holds a reference to.
-            match unsafe { walk.value(*raw, *heap) } {
+            let mut counts = counts.borrow_mut();
+            // SAFETY: `ctx` is this evaluation's; `raw` a live value the
+            // snapshot holds a reference to.
+            match unsafe { convert(ctx, shared, &target, *raw, *heap, &mut counts) } {
                 Ok(Some(new)) => {
                     shared.globals.keep_converted(*id, *stamp, &target, new);
                     // SAFETY: we owned `new`; the globals took their own reference.
@@ -260,22 +288,17 @@ pub(crate) fn validate(
                     return 1;
                 }
             }
-            let mut counts = counts.borrow_mut();
-            for (t, n) in std::mem::take(&mut walk.migrated) {
-                *counts.entry(t).or_default() += n;
-            }
         }
         // Loop tasks' states are migrated before their next step; here they
         // are only validated.
         for crate::tasks::LoopState { id, values, view } in &states {
-            if Arc::ptr_eq(view, &target) || compatible(view, &target) {
+            if compatible(view, &target) {
                 continue;
             }
             for &(bits, heap) in values {
-                // SAFETY: `ctx` is the live context of this evaluation.
-                let step = |n: &str, from: u32, v: u64| unsafe { call_step(ctx, shared, n, from, v) };
-                // SAFETY: `bits` is a live value the snapshot holds a reference to.
-                match unsafe { Walk::new(&target, &step).value(bits, heap) } {
+                // SAFETY: `ctx` is this evaluation's; `bits` a live value the
+                // snapshot holds a reference to.
+                match unsafe { convert(ctx, shared, &target, bits, heap, &mut HashMap::new()) } {
                     // SAFETY: we owned `new`.
                     Ok(Some(new)) => unsafe { heap::dec(new as *const Header) },
                     Ok(None) => {}

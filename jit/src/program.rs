@@ -119,6 +119,12 @@ pub struct World {
 }
 
 impl World {
+    /// Whether `checked` gives a type of this world a new version (its live
+    /// values must then be migrated).
+    pub fn redefines_types(&self, checked: &Checked) -> bool {
+        checked.types.iter().any(|t| self.types.contains_key(&t.named.name))
+    }
+
     pub fn table_ptr(&self) -> *const *const u8 {
         self.table.as_ptr() as *const *const u8
     }
@@ -244,7 +250,7 @@ impl Globals {
             }
             bits
         };
-        if Arc::ptr_eq(&c.view, reader) || crate::migrate::compatible(&c.view, reader) {
+        if crate::migrate::compatible(&c.view, reader) {
             return Some(Read::Ready(give(v), c.stamp));
         }
         if let Some((_, bits)) = c.converted.iter().find(|(w, _)| Arc::ptr_eq(w, reader)) {
@@ -603,7 +609,7 @@ impl Program {
         }
         // A new view only when an existing type gets a new version: values
         // written in the old view are then migrated (validated below).
-        let types_changed = checked.types.iter().any(|t| base.types.contains_key(&t.named.name));
+        let types_changed = base.redefines_types(checked);
         if !checked.types.is_empty() {
             world.view = Arc::new(world.types.iter().map(|(n, e)| (n.clone(), e.info.named.version)).collect());
         }

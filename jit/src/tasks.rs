@@ -10,6 +10,7 @@ use crate::codegen::spawn::TaskEntry;
 use crate::eval::{EvalOptions, Interrupt, StopReason};
 use crate::program::{Shared, World};
 use lang::types::Ty;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -243,6 +244,14 @@ impl Tasks {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Waits (at most `timeout`) for a task's status to change.
+    fn wait_changed<'a>(&self, table: MutexGuard<'a, Vec<Task>>, timeout: Duration) -> MutexGuard<'a, Vec<Task>> {
+        match self.changed.wait_timeout(table, timeout) {
+            Ok((g, _)) => g,
+            Err(e) => e.into_inner().0,
+        }
+    }
+
     pub fn set_launcher(&self, launcher: Launcher) {
         *self.launcher.lock().unwrap_or_else(|e| e.into_inner()) = Some(launcher);
     }
@@ -307,10 +316,7 @@ impl Tasks {
             if now >= deadline {
                 break;
             }
-            table = match self.changed.wait_timeout(table, deadline - now) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
+            table = self.wait_changed(table, deadline - now);
         }
         table
     }
@@ -376,10 +382,7 @@ impl Tasks {
             if t.status != Status::Running {
                 return Ok(());
             }
-            table = match self.changed.wait_timeout(table, Duration::from_millis(10)) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
+            table = self.wait_changed(table, Duration::from_millis(10));
             if poll() {
                 return Ok(());
             }
@@ -511,10 +514,7 @@ impl Tasks {
                 }
                 break;
             }
-            table = match self.changed.wait_timeout(table, (deadline - now).min(Duration::from_millis(50))) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
+            table = self.wait_changed(table, (deadline - now).min(Duration::from_millis(50)));
         }
         let threads: Vec<_> = table.iter_mut().filter_map(|t| t.thread.take()).collect();
         drop(table);
@@ -646,7 +646,7 @@ fn run_task(shared: Arc<Shared>, id: u64) {
         let entry = site.entry;
         let slot = site.slot as u64;
         let target = world.view.clone();
-        let migrate = !Arc::ptr_eq(&view, &target) && !crate::migrate::compatible(&view, &target);
+        let migrate = !crate::migrate::compatible(&view, &target);
         let step = |ctx: *const Ctx, out: *mut u64| -> u8 {
             let ctx = ctx as *mut Ctx;
             if !migrate {
@@ -661,10 +661,8 @@ fn run_task(shared: Arc<Shared>, id: u64) {
             let mut owned = Vec::new();
             for (a, ty) in args.iter_mut().zip(&site.params) {
                 // SAFETY: `ctx` is this evaluation's; `a` a live value of `ty`.
-                let walked = unsafe {
-                    let call = |n: &str, from: u32, v: u64| crate::migrate::call_step(ctx, &shared, n, from, v);
-                    crate::migrate::Walk::new(&target, &call).value(*a, ty.is_heap())
-                };
+                let walked =
+                    unsafe { crate::migrate::convert(ctx, &shared, &target, *a, ty.is_heap(), &mut HashMap::new()) };
                 match walked {
                     Ok(Some(new)) => {
                         *a = new;

@@ -456,17 +456,12 @@ impl Incremental {
     /// `ty` with each named type at its version in the newest world (if
     /// every one still exists there).
     fn at_newest_versions(&self, ty: &Ty) -> Option<Ty> {
-        Some(match ty {
-            Ty::Named(n) => {
-                let def = resolve(&self.db, Name::new(&self.db, n.name.clone()))?;
-                match signature(&self.db, def) {
-                    Sig::Type(info) => Ty::Named(info.named.clone()),
-                    _ => return None,
-                }
+        ty.try_map_named(&mut |n| {
+            let def = resolve(&self.db, Name::new(&self.db, n.name.clone()))?;
+            match signature(&self.db, def) {
+                Sig::Type(info) => Some(info.named.clone()),
+                _ => None,
             }
-            Ty::Vec(e) => Ty::vec(self.at_newest_versions(e)?),
-            Ty::Map(k, v) => Ty::map(self.at_newest_versions(k)?, self.at_newest_versions(v)?),
-            other => other.clone(),
         })
     }
 
@@ -564,7 +559,11 @@ const MAX_TYPE_ROUNDS: usize = 16;
 /// `info` (a re-check of a type whose text is unchanged, which the checker
 /// numbered as a new version) at its committed version `named`.
 fn keep_version(info: &TypeInfo, named: &Arc<crate::types::NamedTy>) -> Arc<TypeInfo> {
-    let own = |t: &Ty| renamed(t, &info.named, named);
+    // Its own name in its fields (recursive types) moves with it.
+    let own = |t: &Ty| {
+        t.try_map_named(&mut |n| Some(if *n == info.named { named.clone() } else { n.clone() }))
+            .unwrap_or_else(|| t.clone())
+    };
     let kind = match &info.kind {
         crate::types::TypeKind::Record { fields } => crate::types::TypeKind::Record {
             fields: fields.iter().map(|f| crate::types::FieldInfo { ty: own(&f.ty), ..f.clone() }).collect(),
@@ -580,15 +579,4 @@ fn keep_version(info: &TypeInfo, named: &Arc<crate::types::NamedTy>) -> Arc<Type
         },
     };
     Arc::new(TypeInfo { named: named.clone(), kind })
-}
-
-/// `t` with every mention of `from` replaced by `to` (a type's own name in
-/// its fields, for recursive types).
-fn renamed(t: &Ty, from: &crate::types::NamedTy, to: &Arc<crate::types::NamedTy>) -> Ty {
-    match t {
-        Ty::Named(n) if **n == *from => Ty::Named(to.clone()),
-        Ty::Vec(e) => Ty::vec(renamed(e, from, to)),
-        Ty::Map(k, v) => Ty::map(renamed(k, from, to), renamed(v, from, to)),
-        other => other.clone(),
-    }
 }

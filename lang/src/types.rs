@@ -61,6 +61,22 @@ impl Ty {
         }
     }
 
+    /// This type with each named type it mentions (inside vectors, maps and
+    /// function types too) replaced by what `f` gives; `None` if `f` gives
+    /// `None` for any of them.
+    pub fn try_map_named(&self, f: &mut dyn FnMut(&Arc<NamedTy>) -> Option<Arc<NamedTy>>) -> Option<Ty> {
+        Some(match self {
+            Ty::Named(n) => Ty::Named(f(n)?),
+            Ty::Vec(e) => Ty::vec(e.try_map_named(f)?),
+            Ty::Map(k, v) => Ty::map(k.try_map_named(f)?, v.try_map_named(f)?),
+            Ty::Fn(ft) => Ty::Fn(Arc::new(FnTy {
+                params: ft.params.iter().map(|p| p.try_map_named(f)).collect::<Option<_>>()?,
+                ret: ft.ret.try_map_named(f)?,
+            })),
+            other => other.clone(),
+        })
+    }
+
     /// Values of this type are pointers to reference-counted heap objects.
     pub fn is_heap(&self) -> bool {
         matches!(self, Ty::Str | Ty::Vec(_) | Ty::Map(..) | Ty::Named(_))

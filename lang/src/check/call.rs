@@ -329,27 +329,45 @@ impl BodyCx<'_, '_> {
 
     // ----- latest and spawn -----
 
-    pub fn latest(&mut self, inner: &ast::Expr, span: Span) -> hir::Expr {
-        let ast::ExprKind::Call { callee, args } = &inner.kind else {
+    /// The function name and arguments of `KW f(args)` (`latest`, `spawn`,
+    /// `spawn loop`), or the error that it is not a call of a name (`verb`
+    /// says what `KW` does with it).
+    fn named_call<'e>(
+        &mut self,
+        call: &'e ast::Expr,
+        kw: &str,
+        verb: &str,
+    ) -> Option<(&'e ast::Ident, &'e [ast::Expr])> {
+        let ast::ExprKind::Call { callee, args } = &call.kind else {
             self.error(diag::err(
                 MISMATCH,
-                "`latest` must be followed by a call of a global function, like `latest f(x)`",
-                inner.span,
+                format!("`{kw}` must be followed by a call of a global function, like `{kw} f(x)`"),
+                call.span,
                 "not a call",
             ));
-            self.loose(inner);
-            return error_expr(span);
+            self.loose(call);
+            return None;
         };
         let ast::ExprKind::Name(id) = &callee.kind else {
             self.error(diag::err(
                 MISMATCH,
-                "`latest` calls a global function by name, like `latest f(x)`",
+                format!("`{kw}` {verb} a global function by name, like `{kw} f(x)`"),
                 callee.span,
                 "not a function name",
             ));
             args.iter().for_each(|a| self.loose(a));
-            return error_expr(span);
+            return None;
         };
+        Some((id, args))
+    }
+
+    /// `name` means only a builtin here (no local or global shadows it).
+    fn only_builtin(&self, name: &str) -> bool {
+        Builtin::from_name(name).is_some() && self.lookup(name).is_none() && self.ns.global(name).is_none()
+    }
+
+    pub fn latest(&mut self, inner: &ast::Expr, span: Span) -> hir::Expr {
+        let Some((id, args)) = self.named_call(inner, "latest", "calls") else { return error_expr(span) };
         let name = id.name.as_str();
         match self.resolve_callee(id, "called with `latest`") {
             Some(Callee::Global(sig)) => {
@@ -368,7 +386,7 @@ impl BodyCx<'_, '_> {
                 error_expr(span)
             }
             None => {
-                if Builtin::from_name(name).is_some() && self.lookup(name).is_none() && self.ns.global(name).is_none() {
+                if self.only_builtin(name) {
                     self.error(
                         diag::err(
                             MISMATCH,
@@ -387,26 +405,7 @@ impl BodyCx<'_, '_> {
 
     pub fn spawn(&mut self, is_loop: bool, call: &ast::Expr, span: Span) -> hir::Expr {
         let kw = if is_loop { "spawn loop" } else { "spawn" };
-        let ast::ExprKind::Call { callee, args } = &call.kind else {
-            self.error(diag::err(
-                MISMATCH,
-                format!("`{kw}` must be followed by a call of a global function, like `{kw} f(x)`"),
-                call.span,
-                "not a call",
-            ));
-            self.loose(call);
-            return error_expr(span);
-        };
-        let ast::ExprKind::Name(id) = &callee.kind else {
-            self.error(diag::err(
-                MISMATCH,
-                format!("`{kw}` starts a global function by name, like `{kw} f(x)`"),
-                callee.span,
-                "not a function name",
-            ));
-            args.iter().for_each(|a| self.loose(a));
-            return error_expr(span);
-        };
+        let Some((id, args)) = self.named_call(call, kw, "starts") else { return error_expr(span) };
         let name = id.name.as_str();
         match self.resolve_callee(id, "spawned") {
             Some(Callee::Global(sig)) => {
@@ -460,7 +459,7 @@ impl BodyCx<'_, '_> {
                 error_expr(span)
             }
             None => {
-                if Builtin::from_name(name).is_some() && self.lookup(name).is_none() && self.ns.global(name).is_none() {
+                if self.only_builtin(name) {
                     self.error(
                         diag::err(
                             MISMATCH,

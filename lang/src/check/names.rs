@@ -142,19 +142,11 @@ impl<'a> Namespace<'a> {
 
     /// `ty` with each type this transaction redefines at its new version.
     fn at_tx_versions(&self, ty: &Ty) -> Ty {
-        match ty {
-            Ty::Named(n) => match self.named.get(&n.name) {
-                Some(new) if self.is_tx(&n.name) => Ty::Named(new.clone()),
-                _ => ty.clone(),
-            },
-            Ty::Vec(e) => Ty::vec(self.at_tx_versions(e)),
-            Ty::Map(k, v) => Ty::map(self.at_tx_versions(k), self.at_tx_versions(v)),
-            Ty::Fn(f) => Ty::Fn(Arc::new(crate::types::FnTy {
-                params: f.params.iter().map(|p| self.at_tx_versions(p)).collect(),
-                ret: self.at_tx_versions(&f.ret),
-            })),
-            _ => ty.clone(),
-        }
+        let mut renew = |n: &Arc<NamedTy>| match self.named.get(&n.name) {
+            Some(new) if self.is_tx(&n.name) => Some(new.clone()),
+            _ => Some(n.clone()),
+        };
+        ty.try_map_named(&mut renew).unwrap_or_else(|| ty.clone())
     }
 
     /// Every global name, for `did you mean` hints (builtins included).

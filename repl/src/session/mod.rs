@@ -281,8 +281,7 @@ impl Engine {
         let options = move || engine.options(true);
         let log_line =
             |versions: &HashMap<Arc<str>, u32>| ack_items(&all_items, &ours, versions, &HashMap::new()).join(", ");
-        let changes_types = checked.types.iter().any(|t| world.types.contains_key(&t.named.name));
-        let progress = (self.config.progress && changes_types).then(Progress::start);
+        let progress = (self.config.progress && world.redefines_types(&checked)).then(Progress::start);
         let committed = program.commit(&checked, &texts, &forget_list, &log_line, &options);
         drop(progress);
         let committed = settle_or_revert(&mut incr, prospect, &dependents, committed).map_err(|e| match e {
