@@ -119,17 +119,17 @@ pub struct EvalHost {
     pub shared: Arc<Shared>,
     pub interrupt: Arc<Interrupt>,
     /// First-read snapshots of globals: id -> (bits, stamp). Owned references.
-    reads: RefCell<HashMap<u32, (u64, u64)>>,
+    pub(crate) reads: RefCell<HashMap<u32, (u64, u64)>>,
     /// Buffered writes: id -> (bits, writer's view). Owned references.
-    writes: RefCell<Writes>,
+    pub(crate) writes: RefCell<Writes>,
     /// Contexts for newer worlds entered with `latest`, kept until the end.
-    latest_ctxs: RefCell<Vec<(Box<Ctx>, Arc<World>)>>,
-    definer: Option<Definer>,
-    in_initialiser: bool,
+    pub(crate) latest_ctxs: RefCell<Vec<(Box<Ctx>, Arc<World>)>>,
+    pub(crate) definer: Option<Definer>,
+    pub(crate) in_initialiser: bool,
     /// The task this evaluation belongs to, if any.
-    task: Option<Arc<TaskSignals>>,
+    pub(crate) task: Option<Arc<TaskSignals>>,
     /// What `:which`/`:closures` see of this evaluation.
-    live: Arc<LiveEval>,
+    pub(crate) live: Arc<LiveEval>,
 }
 
 impl EvalHost {
@@ -282,8 +282,11 @@ pub(crate) unsafe fn run_entry(
         opts.interrupt.unregister(c);
     }
     let result = if status == 0 {
-        match shared.globals.commit(&host.reads.borrow(), &mut host.writes.borrow_mut()) {
-            Ok(()) => Ok(OwnedValue { bits: out, ty: ret.clone() }),
+        // SAFETY: the evaluation finished; `out` holds its value of `ret`.
+        match unsafe { commit(&shared, &state, host, ret, out) } {
+            Ok(Some(v)) => Ok(v),
+            // A loop step's state now belongs to its task.
+            Ok(None) => Ok(OwnedValue { bits: 0, ty: lang::types::Ty::Unit }),
             Err(e) => {
                 let v = OwnedValue { bits: out, ty: ret.clone() };
                 drop(v);
@@ -301,6 +304,62 @@ pub(crate) unsafe fn run_entry(
     shared.globals.release_reads(&mut host.reads.borrow_mut());
     shared.tasks.leave(&live);
     result
+}
+
+/// Commits a finished evaluation: its global writes and, for a loop step,
+/// the new state — written to the image first when the program is bound to
+/// one, and durable (fsync'd) before this returns. Answers the value, or
+/// `None` when a loop step's state was handed to its task.
+///
+/// # Safety
+/// `out` must be a live value of `ret` owned by the caller.
+unsafe fn commit(
+    shared: &Arc<Shared>,
+    state: &EvalState,
+    host: &EvalHost,
+    ret: &lang::types::Ty,
+    out: u64,
+) -> Result<Option<OwnedValue>, RuntimeError> {
+    let journal = shared.journal.get().filter(|_| crate::persist::commits_anything(host));
+    let loop_task = host.task.as_ref().filter(|t| t.is_loop).map(|t| t.id);
+    // Initialisers run inside their transaction's commit, which holds the
+    // gate itself; their records describe the world they run in.
+    let _gate = (journal.is_some() && !host.in_initialiser).then(|| shared.globals.gate());
+    let mut seq = 0;
+    {
+        let record = match journal {
+            Some(_) => {
+                let target = if host.in_initialiser { host.world.clone() } else { shared.newest() };
+                // SAFETY: the caller's contract.
+                Some(unsafe { crate::persist::commit_record(host, state, &target, ret, out)? })
+            }
+            None => None,
+        };
+        let mut write_record = || {
+            if let (Some(j), Some(r)) = (journal, &record) {
+                seq = j.append(r).map_err(|message| RuntimeError { message, frames: vec![] })?;
+            }
+            Ok(())
+        };
+        shared.globals.commit(&host.reads.borrow(), &mut host.writes.borrow_mut(), &mut write_record)?;
+    }
+    let value = match loop_task {
+        Some(id) => {
+            shared.tasks.step_committed(id, out, host.world.view.clone());
+            None
+        }
+        None => Some(OwnedValue { bits: out, ty: ret.clone() }),
+    };
+    drop(_gate);
+    // Everything appended so far, not only this record: what the evaluation
+    // read or spawned must be durable before its result is shown.
+    if let Some(j) = shared.journal.get() {
+        if let Err(message) = j.sync(j.written().max(seq)) {
+            drop(value);
+            return Err(RuntimeError { message, frames: vec![] });
+        }
+    }
+    Ok(value)
 }
 
 /// Trips the interrupt when the time is up, unless dropped first.

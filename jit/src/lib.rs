@@ -10,6 +10,7 @@ pub mod eval;
 pub mod image;
 pub mod memory;
 pub mod migrate;
+mod persist;
 pub mod program;
 pub mod runtime;
 pub mod tasks;

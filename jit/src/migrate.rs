@@ -261,10 +261,14 @@ pub(crate) fn validate(
     world: &Arc<crate::program::World>,
     shared: &Arc<crate::program::Shared>,
     options: crate::eval::EvalOptions,
-) -> Result<HashMap<Arc<str>, u64>, crate::abi::RuntimeError> {
+) -> Result<Validated, crate::abi::RuntimeError> {
     let cells = shared.globals.snapshot();
     let states = shared.tasks.loop_states();
     let counts = std::cell::RefCell::new(HashMap::<Arc<str>, u64>::new());
+    // Migrated loop states, for the image (their tasks migrate them again
+    // before their next step).
+    let imaged = std::cell::RefCell::new(Vec::new());
+    let keep_states = shared.journal.get().is_some();
     let target = world.view.clone();
     let run = |ctx: *const crate::abi::Ctx, _out: *mut u64| -> u8 {
         let ctx = ctx as *mut crate::abi::Ctx;
@@ -291,16 +295,25 @@ pub(crate) fn validate(
         }
         // Loop tasks' states are migrated before their next step; here they
         // are only validated.
-        for crate::tasks::LoopState { id, values, view } in &states {
+        for crate::tasks::LoopState { id, values, view, types, steps } in &states {
             if compatible(view, &target) {
                 continue;
             }
-            for &(bits, heap) in values {
+            let mut state = Vec::new();
+            for (&(bits, heap), ty) in values.iter().zip(types) {
+                let tdesc = crate::codegen::layout::type_desc(ty, &crate::program::RegisteredTypes);
                 // SAFETY: `ctx` is this evaluation's; `bits` a live value the
                 // snapshot holds a reference to.
                 match unsafe { convert(ctx, shared, &target, bits, heap, &mut HashMap::new()) } {
-                    // SAFETY: we owned `new`.
-                    Ok(Some(new)) => unsafe { heap::dec(new as *const Header) },
+                    // SAFETY: we owned `new`, a live value of `ty`.
+                    Ok(Some(new)) => unsafe {
+                        if keep_states {
+                            state.push(crate::image::values::to_image(new, tdesc));
+                        }
+                        heap::dec(new as *const Header)
+                    },
+                    // SAFETY: `bits` is a live value of `ty`.
+                    Ok(None) if keep_states => state.push(unsafe { crate::image::values::to_image(bits, tdesc) }),
                     Ok(None) => {}
                     Err(e) => {
                         let place = format!("the state of task {id}");
@@ -309,6 +322,9 @@ pub(crate) fn validate(
                         return 1;
                     }
                 }
+            }
+            if keep_states {
+                imaged.borrow_mut().push(crate::image::format::TaskState { id: *id, state, steps: *steps });
             }
         }
         0
@@ -323,7 +339,15 @@ pub(crate) fn validate(
             unsafe { heap::dec(raw as *const Header) };
         }
     }
-    result.map(|_| counts.into_inner())
+    result.map(|_| Validated { counts: counts.into_inner(), states: imaged.into_inner() })
+}
+
+/// What commit-time validation found: how many values of each type
+/// migrated, and (when the program is bound to an image) each migrated
+/// loop state in image form.
+pub(crate) struct Validated {
+    pub counts: HashMap<Arc<str>, u64>,
+    pub states: Vec<crate::image::format::TaskState>,
 }
 
 /// How many distinct live records or enums of each version of type `name`

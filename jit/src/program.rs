@@ -14,6 +14,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+mod image;
+mod restore;
+
 /// Type keys come from the runtime's process-wide registry.
 pub struct RegisteredTypes;
 
@@ -218,6 +221,10 @@ const MAX_CONVERTED: usize = 4;
 #[derive(Default)]
 pub struct Globals {
     cells: RwLock<Vec<Cell>>,
+    /// Evaluations bound to an image commit holding this for reading; a
+    /// transaction holds it for writing while what it writes to the image
+    /// must not interleave with them (see [`Globals::freeze`]).
+    gate: RwLock<()>,
 }
 
 impl Globals {
@@ -316,6 +323,25 @@ impl Globals {
         c.converted.push((view.clone(), bits));
     }
 
+    /// The value of `id` as a reader in `view` sees it without migrating
+    /// anything (its value, or a copy already converted into `view`): a new
+    /// reference, or `None` if there is none yet.
+    pub fn value_in(&self, id: u32, view: &Arc<View>) -> Option<u64> {
+        let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
+        let c = cells.get(id as usize)?;
+        let v = c.value?;
+        let bits = if crate::migrate::compatible(&c.view, view) {
+            v
+        } else {
+            c.converted.iter().find(|(w, _)| Arc::ptr_eq(w, view)).map(|(_, b)| *b)?
+        };
+        if c.heap {
+            // SAFETY: the cell owns a live reference; we hand out another.
+            unsafe { crate::runtime::heap::inc(bits as *const Header) };
+        }
+        Some(bits)
+    }
+
     /// Every global with a value (for commit-time validation of a type
     /// change); each holds a new reference to the raw value.
     pub fn snapshot(&self) -> Vec<CellSnapshot> {
@@ -341,11 +367,31 @@ impl Globals {
             .collect()
     }
 
+    /// An evaluation's commit holds this (for reading) while it writes to
+    /// the image and applies its writes.
+    pub fn gate(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Holds every evaluation's commit back: while a transaction migrates
+    /// values and writes them to the image, no other write may land between
+    /// its snapshot of the values and its record.
+    pub fn freeze(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Applies `writes` (moving their references into the cells) if no cell
-    /// in `reads` changed since it was read.
-    pub fn commit(&self, reads: &HashMap<u32, (u64, u64)>, writes: &mut Writes) -> Result<(), RuntimeError> {
+    /// in `reads` changed since it was read. `before` runs first, with the
+    /// cells locked (writing the image record, so the file's order is the
+    /// commit order); if it fails nothing is applied.
+    pub fn commit(
+        &self,
+        reads: &HashMap<u32, (u64, u64)>,
+        writes: &mut Writes,
+        before: &mut dyn FnMut() -> Result<(), RuntimeError>,
+    ) -> Result<(), RuntimeError> {
         if writes.is_empty() && reads.is_empty() {
-            return Ok(());
+            return before();
         }
         let mut cells = self.cells.write().unwrap_or_else(|e| e.into_inner());
         for (&id, &(_, stamp)) in reads {
@@ -357,6 +403,7 @@ impl Globals {
                 });
             }
         }
+        before()?;
         for (id, (bits, view)) in writes.drain() {
             if let Some(c) = cells.get_mut(id as usize) {
                 if let Some(old) = c.value.replace(bits)
@@ -396,7 +443,7 @@ impl Globals {
     fn set(&self, id: u32, bits: u64, view: Arc<View>) {
         let mut writes = HashMap::from([(id, (bits, view))]);
         // A fresh initialiser's write cannot conflict: no reads are checked.
-        let _ = self.commit(&HashMap::new(), &mut writes);
+        let _ = self.commit(&HashMap::new(), &mut writes, &mut || Ok(()));
     }
 }
 
@@ -431,6 +478,9 @@ impl Drop for Globals {
 /// State shared by every evaluation of a program.
 pub struct Shared {
     pub globals: Globals,
+    /// The image the program is bound to, if any: every commit is written
+    /// there (and fsync'd) before it counts.
+    pub journal: std::sync::OnceLock<Arc<crate::image::Journal>>,
     pub tasks: crate::tasks::Tasks,
     /// The dispatch-table slot of each migration, by type and from version.
     migrations: RwLock<HashMap<Arc<str>, HashMap<u32, u32>>>,
@@ -471,6 +521,8 @@ pub enum CommitError {
     /// A live value could not be migrated to a changed type; nothing was
     /// committed.
     Migration(RuntimeError),
+    /// The image could not be written; nothing was committed.
+    Image(String),
 }
 
 /// Whether two global signatures are written the same: the same types, a
@@ -491,6 +543,9 @@ pub struct Committed {
     pub compiled: Vec<Arc<str>>,
     /// How many live values of each changed type were migrated.
     pub migrated: HashMap<Arc<str>, u64>,
+    /// Why the image could not be synced, if it could not: the commit holds
+    /// in memory but may not survive a crash.
+    pub unsaved: Option<String>,
 }
 
 /// A compiled top-level expression.
@@ -535,6 +590,7 @@ impl Program {
         let world = Arc::new(world);
         let shared = Arc::new(Shared {
             globals: Globals::default(),
+            journal: std::sync::OnceLock::new(),
             tasks: crate::tasks::Tasks::default(),
             migrations: RwLock::default(),
             latest: AtomicU64::new(1),
@@ -670,6 +726,12 @@ impl Program {
         }
         let world = Arc::new(world);
         let mut migrated = HashMap::new();
+        let mut migrated_states = Vec::new();
+        let journal = self.shared.journal.get().cloned();
+        // Held while values are migrated and until the world is published,
+        // so that no commit lands between the migrated values and the
+        // image record that carries them.
+        let mut freeze = (types_changed && journal.is_some()).then(|| self.shared.globals.freeze());
         if types_changed {
             {
                 let mut slots = self.shared.migrations.write().unwrap_or_else(|e| e.into_inner());
@@ -677,10 +739,12 @@ impl Program {
                     slots.entry(m.type_name.clone()).or_default().insert(m.from, slot);
                 }
             }
-            migrated = crate::migrate::validate(&world, &self.shared, options()).map_err(|error| {
+            let validated = crate::migrate::validate(&world, &self.shared, options()).map_err(|error| {
                 self.shared.tasks.cancel_pending(age);
                 CommitError::Migration(error)
             })?;
+            migrated = validated.counts;
+            migrated_states = validated.states;
         }
 
         // Initialisers run in the new world before it is published.
@@ -702,6 +766,29 @@ impl Program {
                 }
             }
         }
+        let mut seq = 0;
+        if defines && let Some(journal) = &journal {
+            if freeze.is_none() {
+                freeze = Some(self.shared.globals.freeze());
+            }
+            let fresh: Vec<u32> =
+                new_globals.iter().zip(&keeps_value).filter(|(_, k)| !**k).map(|(id, _)| *id).collect();
+            let record = image::defs_record(
+                &world,
+                &self.shared.globals,
+                checked,
+                texts,
+                forgets,
+                &fresh,
+                types_changed,
+                migrated_states,
+                log_line(&versions),
+            );
+            seq = journal.append(&record).map_err(|msg| {
+                self.shared.tasks.cancel_pending(age);
+                CommitError::Image(msg)
+            })?;
+        }
         if defines {
             for (name, &v) in &versions {
                 self.versions.insert(name.clone(), v);
@@ -716,8 +803,12 @@ impl Program {
             }
             self.log.push((age, log_line(&versions)));
             self.shared.publish(world.clone());
+            drop(freeze);
             self.shared.tasks.start_pending(&self.shared, age);
         }
+        // Synced after publishing: other commits may share this fsync. If it
+        // fails, the change is in memory only, and the caller must say so.
+        let unsaved = journal.as_ref().and_then(|j| j.sync(j.written().max(seq)).err());
         let exprs = checked
             .exprs
             .iter()
@@ -730,7 +821,7 @@ impl Program {
             })
             .collect();
         let compiled = checked.fns.iter().map(|f| f.name.clone()).collect();
-        Ok(Committed { world, created_world: defines, exprs, versions, compiled, migrated })
+        Ok(Committed { world, created_world: defines, exprs, versions, compiled, migrated, unsaved })
     }
 }
 

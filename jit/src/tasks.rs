@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+mod image;
+
 // ----- spawn and closure sites (registered at compile time) ------------------
 
 /// What a `spawn [loop] f(args)` site starts.
@@ -145,6 +147,9 @@ pub(crate) struct LoopState {
     pub id: u64,
     pub values: Vec<(u64, bool)>,
     pub view: Arc<crate::migrate::View>,
+    /// The state's types (for writing it to an image) and the steps so far.
+    pub types: Vec<Ty>,
+    pub steps: u64,
 }
 
 /// What an evaluation running inside a task reads (`task_id()`,
@@ -225,6 +230,8 @@ pub struct Tasks {
     shutdown_began: Mutex<Option<Instant>>,
     launcher: Mutex<Option<Launcher>>,
     live: Mutex<Vec<Arc<LiveEval>>>,
+    /// The image status changes are written to (the program's).
+    journal: std::sync::OnceLock<Arc<crate::image::Journal>>,
 }
 
 /// Why a task operation was refused, as the runtime error's message.
@@ -254,6 +261,32 @@ impl Tasks {
 
     pub fn set_launcher(&self, launcher: Launcher) {
         *self.launcher.lock().unwrap_or_else(|e| e.into_inner()) = Some(launcher);
+    }
+
+    /// Writes every later status change to `journal`.
+    pub fn bind(&self, journal: Arc<crate::image::Journal>) {
+        let _ = self.journal.set(journal);
+    }
+
+    /// How many steps task `id` has committed.
+    pub(crate) fn steps(&self, id: u64) -> u64 {
+        self.lock().get(id as usize - 1).map_or(0, |t| t.steps)
+    }
+
+    /// A loop step of task `id` committed: `bits` (owned, made in `view`)
+    /// is its new state. Called while the commit still holds the gate, so
+    /// a type change sees either the old state or this one with its globals.
+    pub(crate) fn step_committed(&self, id: u64, bits: u64, view: Arc<crate::migrate::View>) {
+        let mut table = self.lock();
+        let Some(t) = table.get_mut(id as usize - 1) else { return };
+        t.steps += 1;
+        t.view = view;
+        let heap = t.site.ret.is_heap();
+        let old = std::mem::replace(&mut t.values[0], bits);
+        if heap {
+            // SAFETY: the task owned the previous state.
+            unsafe { crate::runtime::heap::dec(old as *const abi::Header) };
+        }
     }
 
     pub fn shutting_down(&self) -> bool {
@@ -298,6 +331,7 @@ impl Tasks {
             return Err("stop requested: the session is shutting down and starts no new tasks".into());
         }
         table.push(task);
+        self.record(&table, id, false);
         if pending.is_none() {
             self.start(shared, &mut table, id);
             drop(self.until_under_way(table, id));
@@ -335,6 +369,7 @@ impl Tasks {
             Err(e) => {
                 task.status = if task.site.is_loop { Status::Paused } else { Status::Failed };
                 task.error = Some(plain(format!("could not start a thread for the task: {e}")));
+                self.record(table, id, true);
                 self.changed.notify_all();
             }
         }
@@ -356,11 +391,16 @@ impl Tasks {
     /// rejected: they never start.
     pub fn cancel_pending(&self, age: u64) {
         let mut table = self.lock();
-        for t in table.iter_mut().filter(|t| t.pending == Some(age)) {
+        let mut ids = Vec::new();
+        for (i, t) in table.iter_mut().enumerate().filter(|(_, t)| t.pending == Some(age)) {
             t.pending = None;
             t.status = Status::Stopped;
             t.error = Some(plain("not started: the transaction that spawned it was rejected".into()));
             t.release_values();
+            ids.push(i as u64 + 1);
+        }
+        for id in ids {
+            self.record(&table, id, true);
         }
         self.changed.notify_all();
     }
@@ -402,6 +442,8 @@ impl Tasks {
             return Err("stop requested: the session is shutting down".into());
         }
         t.status = Status::Running;
+        t.error = None;
+        self.record(&table, id as u64, true);
         self.start(shared, &mut table, id as u64);
         Ok(true)
     }
@@ -415,9 +457,10 @@ impl Tasks {
         if t.status == Status::Paused {
             t.status = Status::Stopped;
             t.release_values();
+            self.record(&table, id as u64, true);
             self.changed.notify_all();
         }
-        Ok(t.status)
+        Ok(table[id as usize - 1].status)
     }
 
     /// `:kill ID`: interrupts the task's running evaluation (rolled back,
@@ -435,6 +478,7 @@ impl Tasks {
             Status::Paused => {
                 t.status = Status::Stopped;
                 t.release_values();
+                self.record(&table, id as u64, true);
                 self.changed.notify_all();
                 return Ok(Status::Paused);
             }
@@ -465,7 +509,13 @@ impl Tasks {
                         (b, ty.is_heap())
                     })
                     .collect();
-                LoopState { id: i as u64 + 1, values, view: t.view.clone() }
+                LoopState {
+                    id: i as u64 + 1,
+                    values,
+                    view: t.view.clone(),
+                    types: t.site.params.clone(),
+                    steps: t.steps,
+                }
             })
             .collect()
     }
@@ -607,6 +657,7 @@ fn run_task(shared: Arc<Shared>, id: u64) {
                     t.error.get_or_insert_with(|| plain("interrupted".into()));
                 }
                 t.release_values();
+                tasks.record(&table, id, true);
                 tasks.changed.notify_all();
                 return;
             }
@@ -628,6 +679,7 @@ fn run_task(shared: Arc<Shared>, id: u64) {
                     "signature changed: the step function `{}` {now} in world {}, and no longer takes the task's state; fix it, then resume({id})",
                     site.func, world.age
                 )));
+                tasks.record(&table, id, true);
                 tasks.changed.notify_all();
                 return;
             }
@@ -693,18 +745,12 @@ fn run_task(shared: Arc<Shared>, id: u64) {
         let mut table = tasks.lock();
         let t = &mut table[id as usize - 1];
         match result {
-            Ok(v) if site.is_loop => {
-                t.steps += 1;
-                t.view = target.clone();
-                let old = std::mem::replace(&mut t.values[0], v.bits);
-                std::mem::forget(v);
-                if site.ret.is_heap() {
-                    // SAFETY: the task owned the previous state.
-                    unsafe { crate::runtime::heap::dec(old as *const abi::Header) };
-                }
+            // The commit handed the new state to the task (`step_committed`).
+            Ok(_) if site.is_loop => {
                 if signals.done.load(Ordering::SeqCst) {
                     t.status = Status::Done;
                     t.release_values();
+                    tasks.record(&table, id, true);
                     tasks.changed.notify_all();
                     return;
                 }
@@ -715,6 +761,7 @@ fn run_task(shared: Arc<Shared>, id: u64) {
                 t.status = Status::Done;
                 t.release_values();
                 t.home = None;
+                tasks.record(&table, id, true);
                 tasks.changed.notify_all();
                 return;
             }
@@ -735,6 +782,7 @@ fn run_task(shared: Arc<Shared>, id: u64) {
                     t.release_values();
                 }
                 t.home = None;
+                tasks.record(&table, id, true);
                 tasks.changed.notify_all();
                 return;
             }

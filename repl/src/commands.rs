@@ -24,6 +24,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":revert", "NAME [vN] — commit the previous version's text (or vN's) as a new version"),
     (":forget", "NAME — remove NAME from the newest world"),
     (":load", "FILE — run a file as one input"),
+    (":save", "[IMAGE] — write a compacted copy of the bound image (to IMAGE, or over itself), atomically"),
     (":time", "EXPR — run EXPR and show how long it took"),
     (":timeout", "MS — bound each later evaluation to MS milliseconds (0: no bound)"),
     (":clif", "NAME — the Cranelift IR of function NAME"),
@@ -122,6 +123,8 @@ pub fn run(session: &Session, input: &str) -> String {
                 None => format!("error: unknown name `{n}` (or it has no such version); see :history {n}"),
             }
         }
+        (":save", None) => session.save(None).unwrap_or_else(|e| format!("error: {e}")),
+        (":save", Some(_)) => session.save(Some(std::path::Path::new(rest))).unwrap_or_else(|e| format!("error: {e}")),
         (":load", Some(_)) => match std::fs::read_to_string(rest) {
             Ok(src) => show(session.input(&src, rest)),
             Err(e) => format!("error: cannot read {rest}: {e}"),

@@ -90,10 +90,22 @@ fn watch_ctrl_c(session: Arc<Session>) -> std::io::Result<()> {
     Ok(())
 }
 
-pub fn run(config: crate::session::SessionConfig) -> ExitCode {
+pub fn run(config: crate::session::SessionConfig, image: Option<&std::path::Path>) -> ExitCode {
     use std::io::IsTerminal;
     let progress = std::io::stderr().is_terminal();
-    let session = Arc::new(Session::new(crate::session::SessionConfig { progress, ..config }));
+    let config = crate::session::SessionConfig { progress, ..config };
+    let session = match Session::open_or_new(config, image.map(|p| (p, crate::session::Access::Bound))) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            crate::say::err!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    run_with(session)
+}
+
+/// The REPL loop on a session that already exists (`strata run IMAGE --repl`).
+pub fn run_with(session: Arc<Session>) -> ExitCode {
     if let Err(e) = watch_ctrl_c(session.clone()) {
         crate::say::err!("warning: Ctrl-C will not interrupt evaluations: {e}");
     }

@@ -30,9 +30,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a program: commit its definitions, run its top-level expressions, then `main()`.
+    /// Run a program (FILE.strata: commit its definitions, run its top-level expressions, then `main()`),
+    /// or an image (anything else: restart its service tasks and run until they end or a signal).
     Run {
         file: PathBuf,
+        /// With an image: an interactive REPL on the running image as well.
+        #[arg(long)]
+        repl: bool,
         /// Bound every evaluation to this many milliseconds.
         #[arg(long, value_name = "MS")]
         timeout: Option<u64>,
@@ -48,6 +52,8 @@ enum Command {
     },
     /// Check a program without running it.
     Check { file: PathBuf },
+    /// Print the newest world of an image as one source file.
+    Export { image: PathBuf },
     /// The interactive REPL; `--script` replays a transcript (`--record` prints the actual one).
     Repl {
         image: Option<PathBuf>,
@@ -58,6 +64,9 @@ enum Command {
         /// On `:quit` (or the end of the script), how long running tasks may take to finish.
         #[arg(long, value_name = "MS", default_value_t = 5000)]
         grace: u64,
+        /// Open IMAGE read-only, print the value of EXPR and exit (its writes are discarded).
+        #[arg(long, value_name = "EXPR", requires = "image")]
+        eval: Option<String>,
     },
 }
 
@@ -75,12 +84,20 @@ fn main() -> ExitCode {
 
 fn run_command(cli: Cli) -> ExitCode {
     match cli.command {
-        Some(Command::Run { file, timeout, check_leaks, memory_limit, grace }) => {
+        Some(Command::Run { file, repl, timeout, check_leaks, memory_limit, grace }) => {
             let config = SessionConfig {
                 memory_limit: memory_limit.saturating_mul(1 << 20),
                 grace: Duration::from_millis(grace),
                 ..SessionConfig::stdout(timeout.map(Duration::from_millis))
             };
+            // SPEC 11: a path ending in `.strata` is a program, anything else an image.
+            if file.extension().is_none_or(|e| e != "strata") && !file.is_dir() {
+                return run_image(&file, config, repl);
+            }
+            if repl {
+                crate::say::err!("error: --repl is for images: `strata run IMAGE --repl`");
+                return ExitCode::from(1);
+            }
             let code = run_file(&file, config);
             if check_leaks && (code == ExitCode::SUCCESS || code == ExitCode::from(1)) {
                 let live = jit::runtime::heap::live_objects();
@@ -92,22 +109,77 @@ fn run_command(cli: Cli) -> ExitCode {
             code
         }
         Some(Command::Check { file }) => check_file(&file),
-        Some(Command::Repl { image: Some(_), .. }) => {
-            crate::say::err!("error: images are not built yet (issue 7); run `strata repl` without an image");
-            ExitCode::from(1)
+        Some(Command::Export { image }) => match session::export(&image) {
+            Ok(text) => {
+                crate::say::out!("{}", text.trim_end());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                crate::say::err!("{e}");
+                ExitCode::from(1)
+            }
+        },
+        Some(Command::Repl { image: Some(image), eval: Some(expr), .. }) => eval_in_image(&image, &expr),
+        Some(Command::Repl { image, script: Some(script), record, grace, .. }) => {
+            script::run(&script, record, Duration::from_millis(grace), image.as_deref())
         }
-        Some(Command::Repl { image: None, script: Some(script), record, grace }) => {
-            script::run(&script, record, Duration::from_millis(grace))
-        }
-        Some(Command::Repl { image: None, script: None, record: true, .. }) => {
+        Some(Command::Repl { script: None, record: true, .. }) => {
             crate::say::err!("error: --record needs --script FILE.repl");
             ExitCode::from(1)
         }
-        Some(Command::Repl { image: None, script: None, record: false, grace }) => {
-            interactive::run(SessionConfig { grace: Duration::from_millis(grace), ..SessionConfig::stdout(None) })
-        }
-        None => interactive::run(SessionConfig::stdout(None)),
+        Some(Command::Repl { image, script: None, record: false, grace, .. }) => interactive::run(
+            SessionConfig { grace: Duration::from_millis(grace), ..SessionConfig::stdout(None) },
+            image.as_deref(),
+        ),
+        None => interactive::run(SessionConfig::stdout(None), None),
     }
+}
+
+/// `strata repl IMAGE --eval EXPR`: the image read-only, no task resumed;
+/// EXPR's value in display form, or its error (exit 1).
+fn eval_in_image(image: &Path, expr: &str) -> ExitCode {
+    let session = match Session::open(SessionConfig::stdout(None), image, session::Access::ReadOnly) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::say::err!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    match session.input(expr, "<eval>") {
+        Ok(o) => {
+            if let Some(v) = o.shown {
+                crate::say::out!("{v}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err((_, f)) => {
+            crate::say::err!("{f}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `strata run IMAGE [--repl]`: opens the image (restarting its service
+/// tasks) and runs until every task has ended or SIGINT/SIGTERM arrives
+/// (or, with `--repl`, until the REPL quits), then shuts down gracefully.
+fn run_image(image: &Path, config: SessionConfig, repl: bool) -> ExitCode {
+    let session = match Session::open(config, image, session::Access::Bound) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            crate::say::err!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    if repl {
+        return interactive::run_with(session);
+    }
+    let signalled = Arc::new(AtomicBool::new(false));
+    if let Err(e) = watch_shutdown_signals(&session, &signalled) {
+        crate::say::err!("warning: SIGINT/SIGTERM will not shut down gracefully: {e}");
+    }
+    session.wait_for_tasks();
+    session.shutdown();
+    ExitCode::SUCCESS
 }
 
 fn read_source(path: &Path) -> Result<String, String> {
@@ -120,14 +192,6 @@ fn read_source(path: &Path) -> Result<String, String> {
 /// `strata run FILE.strata`: definitions, then each top-level expression as
 /// its own evaluation, then `main()` if defined; the first failure stops it.
 fn run_file(path: &Path, config: SessionConfig) -> ExitCode {
-    // SPEC 11: a path ending in `.strata` is a program, anything else an image.
-    if path.extension().is_none_or(|e| e != "strata") && !path.is_dir() {
-        say::err!(
-            "error: {} is not a `.strata` program, so it would be opened as an image, and images are not built yet (issue 7)",
-            path.display()
-        );
-        return ExitCode::from(1);
-    }
     let source = match read_source(path) {
         Ok(s) => s,
         Err(msg) => {

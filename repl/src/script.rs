@@ -68,7 +68,7 @@ fn replay_one(session: &Session, captured: &Captured, input: &str) -> Vec<String
     captured.take()
 }
 
-pub fn run(path: &Path, record: bool, grace: std::time::Duration) -> ExitCode {
+pub fn run(path: &Path, record: bool, grace: std::time::Duration, image: Option<&Path>) -> ExitCode {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -78,13 +78,20 @@ pub fn run(path: &Path, record: bool, grace: std::time::Duration) -> ExitCode {
     };
     let captured = Captured::default();
     let sink = captured.clone();
-    let session = Session::new(SessionConfig {
+    let config = SessionConfig {
         output: Arc::new(move || Box::new(sink.clone())),
         // Section 13: nothing asynchronous on standard output.
         task_output: Arc::new(|| Box::new(jit::abi::Stderr)),
         grace,
         ..SessionConfig::stdout(None)
-    });
+    };
+    let session = match Session::open_or_new(config, image.map(|p| (p, crate::session::Access::Bound))) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::say::err!("{e}");
+            return ExitCode::from(1);
+        }
+    };
     for entry in transcript::parse(&text) {
         let actual: Vec<String> =
             replay_one(&session, &captured, &entry.input).iter().map(|l| transcript::escape(l)).collect();

@@ -23,6 +23,10 @@ pub enum Record {
     Writes { world: u64, writes: Vec<GlobalWrite> },
     /// A task as it is after a change of its status or state.
     Task(TaskRecord),
+    /// A transaction that changed definitions (what sessions write).
+    Defs(DefsRecord),
+    /// One evaluation's writes (what sessions write).
+    Commit(CommitRecord),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,4 +78,73 @@ pub struct TaskRecord {
     pub state: Vec<Value>,
     pub steps: u64,
     pub error: Option<String>,
+}
+
+// ----- appended after the first three variants were fixed -------------------
+//
+// The records below are what a session bound to an image writes; the first
+// three (`Transaction`, `Writes`, `Task`) stay readable (an image written
+// with them holds no definitions to rebuild, see `replay`).
+
+/// What kind of definition a [`DefRecord`] is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DefKind {
+    Function,
+    Type,
+    Global,
+}
+
+/// One definition a transaction committed: enough to show its history and
+/// to rebuild the newest world by checking the newest texts once, without
+/// replaying older worlds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DefRecord {
+    pub name: String,
+    pub kind: DefKind,
+    /// Its version (`f v2`).
+    pub version: u32,
+    /// False for a dependent re-checked because something it uses changed
+    /// signature: it keeps its version and the world it entered.
+    pub new_version: bool,
+    /// The definition's own text, verbatim.
+    pub text: String,
+    /// The names it depends on.
+    pub uses: Vec<String>,
+    /// A type's schema version (values carry it); 0 for other kinds.
+    pub schema: u32,
+    /// A global's type as source text, and whether it is a `var`.
+    pub global_ty: String,
+    pub mutable: bool,
+}
+
+/// A transaction that changed definitions, with the values it produced: its
+/// new globals' initial values, and every value a type change migrated
+/// (globals and loop states), all in the new world's versions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DefsRecord {
+    pub world: u64,
+    pub committed_ms: u64,
+    /// What `:worlds` shows for it.
+    pub summary: String,
+    pub defs: Vec<DefRecord>,
+    pub forgets: Vec<String>,
+    pub values: Vec<GlobalWrite>,
+    pub task_states: Vec<TaskState>,
+}
+
+/// A loop task's state at some point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskState {
+    pub id: u64,
+    pub state: Vec<Value>,
+    pub steps: u64,
+}
+
+/// One evaluation's committed global writes (values in the newest world's
+/// versions) and, for a loop step, the loop's new state: all or nothing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommitRecord {
+    pub world: u64,
+    pub writes: Vec<GlobalWrite>,
+    pub task: Option<TaskState>,
 }

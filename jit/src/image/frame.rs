@@ -192,6 +192,9 @@ impl ImageFile {
     pub fn open(path: &Path) -> Result<(ImageFile, Opened), ImageError> {
         let name = path.display().to_string();
         let io = |e: std::io::Error| ImageError::Io { path: name.clone(), message: e.to_string() };
+        if path.is_dir() {
+            return Err(ImageError::Io { path: name, message: "it is a directory, not an image file".into() });
+        }
         let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
@@ -202,6 +205,7 @@ impl ImageFile {
         let opened = if bytes.is_empty() {
             file.write_all(&header()).map_err(io)?;
             file.sync_all().map_err(io)?;
+            sync_dir(path).map_err(io)?;
             Opened { records: Vec::new(), valid_len: HEADER_LEN as u64, torn: 0 }
         } else {
             read(&bytes, &name)?
@@ -216,11 +220,87 @@ impl ImageFile {
 
     /// Appends `records` and makes them durable (fsync) before returning.
     pub fn append(&mut self, records: &[Record]) -> Result<(), ImageError> {
-        let io = |e: std::io::Error| ImageError::Io { path: self.path.display().to_string(), message: e.to_string() };
         let bytes: Vec<u8> = records.iter().flat_map(frame).collect();
-        self.file.write_all(&bytes).map_err(io)?;
-        self.file.sync_data().map_err(io)
+        self.write(&bytes)?;
+        self.sync()
     }
+
+    fn io(&self, e: std::io::Error) -> ImageError {
+        ImageError::Io { path: self.path.display().to_string(), message: e.to_string() }
+    }
+
+    /// Appends framed bytes without waiting for the disk. A failed write
+    /// (a full disk) cuts the file back to where it was, so the image stays
+    /// whole.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), ImageError> {
+        let at = self.file.stream_position().map_err(|e| self.io(e))?;
+        if let Err(e) = self.file.write_all(bytes) {
+            let _ = self.file.set_len(at);
+            let _ = self.file.seek(SeekFrom::Start(at));
+            return Err(self.io(e));
+        }
+        Ok(())
+    }
+
+    /// Makes every write so far durable.
+    pub fn sync(&self) -> Result<(), ImageError> {
+        self.file.sync_data().map_err(|e| self.io(e))
+    }
+
+    /// A second handle on the file, to fsync while others write.
+    pub fn syncer(&self) -> Result<File, ImageError> {
+        self.file.try_clone().map_err(|e| self.io(e))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes written so far.
+    pub fn len(&mut self) -> Result<u64, ImageError> {
+        self.file.stream_position().map_err(|e| self.io(e))
+    }
+}
+
+/// Makes a file's directory entry durable (after creating or renaming it).
+pub fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    File::open(dir)?.sync_all()
+}
+
+/// Writes `records` as a new image at `path` atomically: a temporary file
+/// beside it, fsync'd, renamed over `path`, and the directory fsync'd.
+pub fn write_atomically(path: &Path, records: &[Record]) -> Result<(), ImageError> {
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| ImageError::Io { path: name.clone(), message: e.to_string() };
+    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "image".into());
+    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        let mut bytes = header().to_vec();
+        for r in records {
+            bytes.extend(frame(r));
+        }
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        sync_dir(path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// Reads an image without locking or changing it (`export`, `--eval`):
+/// a torn tail is left where it is and ignored.
+pub fn read_only(path: &Path) -> Result<Opened, ImageError> {
+    let name = path.display().to_string();
+    if path.is_dir() {
+        return Err(ImageError::Io { path: name, message: "it is a directory, not an image file".into() });
+    }
+    let bytes = std::fs::read(path).map_err(|e| ImageError::Io { path: name.clone(), message: e.to_string() })?;
+    read(&bytes, &name)
 }
 
 #[cfg(test)]

@@ -14,18 +14,26 @@ use crate::types::{FieldInfo, FnSig, GlobalSig, NamedTy, Ty, TypeInfo, TypeKind,
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-pub(super) fn check(prog: &ast::Program, source: &Arc<str>, env: &dyn Env) -> Result<Checked, Vec<Diagnostic>> {
+pub(super) fn check(
+    prog: &ast::Program,
+    source: &Arc<str>,
+    env: &dyn Env,
+    restoring: Option<&super::Restoring>,
+) -> Result<Checked, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut ns = Namespace::new(env);
     // Items that passed the name checks (duplicates are skipped after their
     // first definition so one mistake gives one message).
     let live = declare_names(prog, &mut ns, &mut diags);
 
-    let types = collect_types(prog, &live, &mut ns, &mut diags);
+    let types = collect_types(prog, &live, restoring, &mut ns, &mut diags);
     let sigs = collect_sigs(prog, &live, &mut ns, &mut diags);
     let global_tys = pre_register_globals(prog, &live, &mut ns, &mut diags);
     check_defaults(&types, &mut ns, &mut diags);
-    let globals = check_globals(prog, &live, global_tys, source, &mut ns, &mut diags);
+    let globals = match restoring {
+        Some(_) => restored_globals(prog, global_tys, source, &mut diags),
+        None => check_globals(prog, &live, global_tys, source, &mut ns, &mut diags),
+    };
 
     let mut fns = Vec::new();
     let mut exprs = Vec::new();
@@ -159,6 +167,7 @@ fn env_kind(env: &dyn Env, name: &str) -> Option<&'static str> {
 fn collect_types(
     prog: &ast::Program,
     live: &HashSet<usize>,
+    restoring: Option<&super::Restoring>,
     ns: &mut Namespace,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<(usize, Arc<TypeInfo>)> {
@@ -170,7 +179,8 @@ fn collect_types(
             _ => continue,
         };
         let old = ns.env.type_info(&name.name);
-        let version = old.as_ref().map(|t| t.named.version + 1).unwrap_or(1);
+        let next = old.as_ref().map(|t| t.named.version + 1).unwrap_or(1);
+        let version = restoring.and_then(|r| r.schema.get(name.name.as_str()).copied()).unwrap_or(next);
         if let Some(old) = old {
             ns.add_old_info(old);
         }
@@ -342,6 +352,37 @@ fn check_globals(
         let sig = GlobalSig { ty, mutable: g.mutable };
         ns.set_global(name.clone(), GlobalEntry::Known(sig.clone()));
         out.push(CheckedGlobal { name, sig, init, item: i });
+    }
+    out
+}
+
+/// Globals of a reopened image: their values come from the image, so only
+/// their declared types matter; the initialiser never runs again and is
+/// not checked (what it used may have changed since, SPEC 6.3).
+fn restored_globals(
+    prog: &ast::Program,
+    tys: Vec<(usize, Option<Ty>)>,
+    source: &Arc<str>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<CheckedGlobal> {
+    let mut out = Vec::new();
+    for (i, ann) in tys {
+        let Some(Item::Global(g)) = prog.items.get(i) else { continue };
+        let Some(ty) = ann else {
+            diags.push(Diagnostic::new(format!("a restored global needs its type: `{}`", g.name.name), g.name.span));
+            continue;
+        };
+        let name: Arc<str> = Arc::from(g.name.name.as_str());
+        let never = crate::hir::Expr { kind: crate::hir::ExprKind::Unit, ty: Ty::Never, span: g.span };
+        let init = crate::hir::Body {
+            name: Arc::from(format!("<init {name}>").as_str()),
+            params: Vec::new(),
+            ret: ty.clone(),
+            locals: Vec::new(),
+            body: never,
+            source: source.clone(),
+        };
+        out.push(CheckedGlobal { name, sig: GlobalSig { ty, mutable: g.mutable }, init, item: i });
     }
     out
 }

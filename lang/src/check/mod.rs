@@ -113,5 +113,24 @@ pub struct Checked {
 /// transaction's text (kept in every body for line numbers). Returns every
 /// diagnostic found, sorted by position, if any.
 pub fn check_transaction(prog: &ast::Program, source: &Arc<str>, env: &dyn Env) -> Result<Checked, Vec<Diagnostic>> {
-    items::check(prog, source, env)
+    items::check(prog, source, env, None)
+}
+
+/// How a reopened image's newest world is checked: its types keep the
+/// schema versions their values carry, and its globals (whose values come
+/// from the image) are declared by type only — `var NAME: TYPE = ...` with
+/// the initialiser not checked.
+#[derive(Clone, Debug, Default)]
+pub struct Restoring {
+    pub schema: std::collections::HashMap<Arc<str>, u32>,
+}
+
+/// Checks the newest world of a reopened image as one transaction against
+/// the standard library only (see [`Restoring`]).
+pub fn check_restored(
+    prog: &ast::Program,
+    source: &Arc<str>,
+    restoring: &Restoring,
+) -> Result<Checked, Vec<Diagnostic>> {
+    items::check(prog, source, &EmptyEnv, Some(restoring))
 }

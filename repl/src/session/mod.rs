@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod deps;
+mod image;
 mod items;
 #[cfg(test)]
 mod migration_props;
@@ -23,6 +24,7 @@ mod migration_props;
 mod task_tests;
 
 use deps::{Hiding, forgotten, render_breaks, settle_or_revert, still_used, texts_of};
+pub use image::{Access, export};
 use items::{ack_items, def_name, drop_unchanged, ends_with_expression};
 
 /// How an input failed; `Display` gives the full user-facing message.
@@ -185,6 +187,8 @@ pub struct InputOutcome {
     pub ack: Option<String>,
     /// The echoed value of the input's final expression.
     pub echo: Option<String>,
+    /// The same value in display form (strings unquoted, as `print` shows).
+    pub shown: Option<String>,
     /// The global functions this input compiled (its own and re-checked
     /// dependents; everything else reused its code).
     pub compiled: Vec<String>,
@@ -293,7 +297,11 @@ impl Engine {
                 Failure::Runtime(error)
             }
             CommitError::Migration(error) => Failure::Runtime(error),
+            CommitError::Image(msg) => Failure::Check(format!("error: {msg}")),
         })?;
+        if let Some(msg) = committed.unsaved {
+            return Err(Failure::Check(format!("error: {msg}")));
+        }
         let ack = had_defs.then(|| {
             let items = ack_items(&all_items, &ours, &committed.versions, &committed.migrated);
             if items.is_empty() {
@@ -308,6 +316,14 @@ impl Engine {
 }
 
 impl Session {
+    /// A fresh session, or one bound to (or reading) an image.
+    pub fn open_or_new(config: SessionConfig, image: Option<(&std::path::Path, Access)>) -> Result<Session, String> {
+        match image {
+            Some((path, access)) => Session::open(config, path, access),
+            None => Ok(Session::new(config)),
+        }
+    }
+
     pub fn new(config: SessionConfig) -> Session {
         let program = Program::new();
         let shared = program.shared.clone();
@@ -358,6 +374,13 @@ impl Session {
                 s.interrupt();
             }
         });
+    }
+
+    /// Blocks until no task is running (or shutdown has begun).
+    pub fn wait_for_tasks(&self) {
+        while !self.shutting_down() && self.engine.shared.tasks.list().iter().any(|t| t.status == Status::Running) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Whether shutdown has begun.
@@ -541,16 +564,17 @@ impl Session {
     pub fn input(&self, source: &str, source_name: &str) -> Result<InputOutcome, (Option<String>, Failure)> {
         self.engine.interrupt.reset();
         let t = self.engine.transact(source, source_name).map_err(|f| (None, f))?;
-        let mut echo = None;
+        let (mut echo, mut shown) = (None, None);
         let n = t.exprs.len();
         for (i, thunk) in t.exprs.iter().enumerate() {
             let v = jit::program::run(&self.engine.shared, thunk, self.engine.options(false))
                 .map_err(|e| (t.ack.clone(), Failure::Runtime(e)))?;
             if i + 1 == n && t.echo_last && !matches!(v.ty, Ty::Unit | Ty::Never | Ty::Error) {
                 echo = Some(v.display(true));
+                shown = Some(v.display(false));
             }
         }
-        Ok(InputOutcome { ack: t.ack, echo, compiled: t.compiled })
+        Ok(InputOutcome { ack: t.ack, echo, shown, compiled: t.compiled })
     }
 }
 
