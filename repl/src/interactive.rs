@@ -101,6 +101,11 @@ pub fn run(config: crate::session::SessionConfig, image: Option<&std::path::Path
             return ExitCode::from(1);
         }
     };
+    let _server = image.and_then(|image| {
+        crate::attach::serve(&session, image)
+            .map_err(|e| crate::say::err!("warning: `strata attach` will not reach this session: {e}"))
+            .ok()
+    });
     run_with(session)
 }
 

@@ -1,6 +1,7 @@
 //! The `strata` command: parses the command line and wires the session to
 //! files and the terminal. No language semantics live here.
 
+mod attach;
 mod commands;
 mod interactive;
 mod say;
@@ -54,6 +55,14 @@ enum Command {
     Check { file: PathBuf },
     /// Print the newest world of an image as one source file.
     Export { image: PathBuf },
+    /// A REPL connected to the process running IMAGE; `--script` replays a transcript there.
+    Attach {
+        image: PathBuf,
+        #[arg(long)]
+        script: Option<PathBuf>,
+        #[arg(long, requires = "script")]
+        record: bool,
+    },
     /// The interactive REPL; `--script` replays a transcript (`--record` prints the actual one).
     Repl {
         image: Option<PathBuf>,
@@ -119,6 +128,7 @@ fn run_command(cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Some(Command::Attach { image, script, record }) => attach::run(&image, script.as_deref(), record),
         Some(Command::Repl { image: Some(image), eval: Some(expr), .. }) => eval_in_image(&image, &expr),
         Some(Command::Repl { image, script: Some(script), record, grace, .. }) => {
             script::run(&script, record, Duration::from_millis(grace), image.as_deref())
@@ -168,6 +178,13 @@ fn run_image(image: &Path, config: SessionConfig, repl: bool) -> ExitCode {
         Err(e) => {
             crate::say::err!("{e}");
             return ExitCode::from(1);
+        }
+    };
+    let _server = match attach::serve(&session, image) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            crate::say::err!("warning: `strata attach` will not reach this process: {e}");
+            None
         }
     };
     if repl {

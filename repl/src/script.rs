@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 /// `print` output of the input being replayed, in order.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<String>>>);
+pub struct Captured(Arc<Mutex<Vec<String>>>);
 
 impl Output for Captured {
     fn write_line(&self, line: &str) {
@@ -25,14 +25,14 @@ impl Captured {
         self.write_line(text);
     }
 
-    fn take(&self) -> Vec<String> {
+    pub fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
 /// Runs one REPL input (a transaction or a `:` command) and returns every
 /// line it produced.
-fn replay_one(session: &Session, captured: &Captured, input: &str) -> Vec<String> {
+pub fn replay_one(session: &Session, captured: &Captured, input: &str) -> Vec<String> {
     if input.trim_start().starts_with(':') {
         let text = crate::commands::run(session, input.trim());
         if !text.is_empty() {
@@ -69,13 +69,6 @@ fn replay_one(session: &Session, captured: &Captured, input: &str) -> Vec<String
 }
 
 pub fn run(path: &Path, record: bool, grace: std::time::Duration, image: Option<&Path>) -> ExitCode {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            crate::say::err!("error: cannot read {}: {e}", path.display());
-            return ExitCode::from(1);
-        }
-    };
     let captured = Captured::default();
     let sink = captured.clone();
     let config = SessionConfig {
@@ -92,9 +85,22 @@ pub fn run(path: &Path, record: bool, grace: std::time::Duration, image: Option<
             return ExitCode::from(1);
         }
     };
+    replay(path, record, &mut |input| replay_one(&session, &captured, input))
+}
+
+/// Replays the transcript at `path` through `run_input` (which answers the
+/// lines an input produced): compares them with the expected lines, or
+/// with `record` prints the transcript with the actual ones.
+pub fn replay(path: &Path, record: bool, run_input: &mut dyn FnMut(&str) -> Vec<String>) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::say::err!("error: cannot read {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    };
     for entry in transcript::parse(&text) {
-        let actual: Vec<String> =
-            replay_one(&session, &captured, &entry.input).iter().map(|l| transcript::escape(l)).collect();
+        let actual: Vec<String> = run_input(&entry.input).iter().map(|l| transcript::escape(l)).collect();
         if record {
             for l in entry.raw.iter().chain(&actual) {
                 crate::say::out!("{l}");

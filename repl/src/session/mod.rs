@@ -17,6 +17,8 @@ use std::time::Duration;
 
 mod deps;
 mod image;
+#[cfg(test)]
+mod image_tests;
 mod items;
 #[cfg(test)]
 mod migration_props;
@@ -61,9 +63,9 @@ pub fn render_runtime_error(e: &RuntimeError) -> String {
 
 /// Where output of evaluations goes and how long they may run.
 pub struct SessionConfig {
-    pub output: Arc<dyn Fn() -> Box<dyn Output> + Send + Sync>,
+    pub output: OutputFactory,
     /// Where background tasks' `print` goes (standard error in transcripts).
-    pub task_output: Arc<dyn Fn() -> Box<dyn Output> + Send + Sync>,
+    pub task_output: OutputFactory,
     /// Bounds every evaluation, background tasks' included (`--timeout`).
     pub timeout: Option<Duration>,
     /// Heap bytes each evaluation may use (`--memory-limit`).
@@ -194,10 +196,28 @@ pub struct InputOutcome {
     pub compiled: Vec<String>,
 }
 
+/// Makes one output for each evaluation.
+pub type OutputFactory = Arc<dyn Fn() -> Box<dyn Output> + Send + Sync>;
+
+thread_local! {
+    /// Where this thread's inputs print instead of the session's output
+    /// (an attached client's inputs print to that client).
+    static OUTPUT: std::cell::RefCell<Option<OutputFactory>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's inputs printing to `output`.
+pub fn with_output<T>(output: OutputFactory, f: impl FnOnce() -> T) -> T {
+    let old = OUTPUT.with(|o| o.replace(Some(output)));
+    let result = f();
+    OUTPUT.with(|o| *o.borrow_mut() = old);
+    result
+}
+
 impl Engine {
     fn options(self: &Arc<Self>, in_initialiser: bool) -> EvalOptions {
+        let output = OUTPUT.with(|o| o.borrow().clone()).unwrap_or_else(|| self.config.output.clone());
         EvalOptions {
-            output: (self.config.output)(),
+            output: output(),
             timeout: match self.timeout_ms.load(std::sync::atomic::Ordering::SeqCst) {
                 0 => None,
                 ms => Some(Duration::from_millis(ms)),
