@@ -108,12 +108,38 @@ fn whole_frame(bytes: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
     let head = bytes.get(at..at + FRAME_HEADER_LEN)?;
     let len = u32::from_le_bytes(head[..4].try_into().ok()?);
     let crc = u32::from_le_bytes(head[4..].try_into().ok()?);
-    if len > MAX_RECORD {
+    // No record is empty: zeros (what a crash can leave past the last
+    // write on some file systems) are never a frame.
+    if len == 0 || len > MAX_RECORD {
         return None;
     }
     let start = at + FRAME_HEADER_LEN;
     let payload = bytes.get(start..start + len as usize)?;
     (crc32fast::hash(payload) == crc).then_some(start..start + len as usize)
+}
+
+/// How many payload bytes [`valid_frame_after`] may checksum before it
+/// gives up.
+const RESYNC_BUDGET: usize = 256 << 20;
+
+/// Whether a valid, decodable frame starts anywhere after `at`. A bad frame
+/// whose length field is itself damaged hides where the next frame starts,
+/// so every offset is tried. `None`: too much to search.
+fn valid_frame_after(bytes: &[u8], at: usize) -> Option<bool> {
+    let mut budget = RESYNC_BUDGET;
+    for start in at + 1..bytes.len().saturating_sub(FRAME_HEADER_LEN) {
+        let len = u32::from_le_bytes([bytes[start], bytes[start + 1], bytes[start + 2], bytes[start + 3]]) as usize;
+        if len == 0 || start + FRAME_HEADER_LEN + len > bytes.len() {
+            continue;
+        }
+        budget = budget.checked_sub(len)?;
+        if let Some(r) = whole_frame(bytes, start)
+            && postcard::from_bytes::<Record>(&bytes[r]).is_ok()
+        {
+            return Some(true);
+        }
+    }
+    Some(false)
 }
 
 /// Whether the bytes from `at` on are one or more valid frames ending
@@ -154,10 +180,11 @@ pub fn read(bytes: &[u8], path: &str) -> Result<Opened, ImageError> {
                 .get(at..at + 4)
                 .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
                 .and_then(|len| at.checked_add(FRAME_HEADER_LEN + len));
-            if let Some(next) = declared
-                && next < bytes.len()
-                && valid_frames_to_end(bytes, next)
-            {
+            // Too much to search (a huge torn append): the declared length
+            // alone decides.
+            let follows = declared.is_some_and(|next| next < bytes.len() && valid_frames_to_end(bytes, next))
+                || valid_frame_after(bytes, at) == Some(true);
+            if follows {
                 return Err(ImageError::Corrupt {
                     path: p(),
                     offset: at as u64,
@@ -361,6 +388,28 @@ mod tests {
         let e = read(&b, "img").unwrap_err();
         assert!(matches!(e, ImageError::Corrupt { offset, .. } if offset == HEADER_LEN as u64), "{e:?}");
         assert!(e.to_string().contains("img is corrupt at byte 16"), "{e}");
+    }
+
+    #[test]
+    fn a_damaged_length_is_corruption_not_a_torn_tail() {
+        let recs = sample();
+        let mut b = image(&recs);
+        // The first frame's length now points past the end of the file:
+        // that would look like an incomplete last append, but a valid
+        // record follows, so nothing may be cut.
+        b[HEADER_LEN + 3] = 0x10;
+        let e = read(&b, "img").unwrap_err();
+        assert!(matches!(e, ImageError::Corrupt { offset, .. } if offset == HEADER_LEN as u64), "{e:?}");
+    }
+
+    #[test]
+    fn a_zero_filled_tail_is_torn() {
+        let recs = sample();
+        let mut b = image(&recs);
+        let len = b.len() as u64;
+        b.extend([0u8; 40]);
+        let o = read(&b, "img").unwrap();
+        assert_eq!((o.records, o.valid_len, o.torn), (recs, len, 40));
     }
 
     #[test]

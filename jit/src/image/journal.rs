@@ -57,7 +57,9 @@ impl Journal {
         }
         let bytes = frame(record);
         let mut a = lock(&self.appends);
-        a.file.write(&bytes).map_err(|e| format!("the image could not be written: {e}"))?;
+        a.file.write(&bytes).map_err(|e| {
+            format!("the image could not be written, so nothing of this change was committed ({e}); free some disk space and try again")
+        })?;
         a.written += 1;
         Ok(a.written)
     }

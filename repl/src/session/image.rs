@@ -71,11 +71,20 @@ impl Session {
             }
             Access::ReadOnly => (None, frame::read_only(path).map_err(|e| format!("error: {e}"))?),
         };
+        let records = opened.records.len();
         let replayed = Replayed::new(opened.records);
         let session = Session::new(config);
         session.engine.restore(&replayed, &path.display().to_string())?;
         if let Some(file) = file {
             let journal = Arc::new(Journal::new(file).map_err(|e| format!("error: {e}"))?);
+            // Mostly superseded writes: start from a compacted copy, so the
+            // file (and the next open) stays proportional to what it holds.
+            let live = replayed.transactions.len() + replayed.globals.len() + replayed.tasks.len();
+            if records > 2 * live + 1000
+                && let Err(e) = journal.save(None)
+            {
+                crate::say::err!("warning: could not compact {}: {e}", path.display());
+            }
             let shared = &session.engine.shared;
             let _ = shared.journal.set(journal.clone());
             shared.tasks.bind(journal);

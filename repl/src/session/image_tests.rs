@@ -47,18 +47,18 @@ fn a_reopened_image_has_the_same_program_history_and_values() {
     let img = d.join("a.simg");
     {
         let s = open(&img);
-        ok(&s, "type P { x: int, tag: str }\nenum Shape { Dot, Box(int, int) }");
-        ok(&s, "var ps: [P] = [P { x: 1, tag: \"a\" }];\nvar m: {str: Shape} = {};\nlet k = 40");
-        ok(&s, "fn add(x: int) { ps = push(ps, P { x: x, tag: str(x) }); m = insert(m, str(x), Shape::Box(x, k)); }");
+        ok(&s, "type Pin { x: int, tag: str }\nenum Shp { Dot, Box(int, int) }");
+        ok(&s, "var ps: [Pin] = [Pin { x: 1, tag: \"a\" }];\nvar m: {str: Shp} = {};\nlet k = 40");
+        ok(&s, "fn add(x: int) { ps = push(ps, Pin { x: x, tag: str(x) }); m = insert(m, str(x), Shp::Box(x, k)); }");
         ok(&s, "add(2);");
-        ok(&s, "fn add(x: int) { ps = push(ps, P { x: x * 10, tag: \"ten\" }); }");
+        ok(&s, "fn add(x: int) { ps = push(ps, Pin { x: x * 10, tag: \"ten\" }); }");
         ok(&s, "add(3);");
     }
     let s = open(&img);
     assert_eq!(s.world_age(), 5);
     assert_eq!(echo(&s, "len(ps)"), "3");
-    assert_eq!(echo(&s, "ps[2]"), "P { x: 30, tag: \"ten\" }");
-    assert_eq!(echo(&s, "get(m, \"2\", Shape::Dot)"), "Shape::Box(2, 40)");
+    assert_eq!(echo(&s, "ps[2]"), "Pin { x: 30, tag: \"ten\" }");
+    assert_eq!(echo(&s, "get(m, \"2\", Shp::Dot)"), "Shp::Box(2, 40)");
     let h = s.history("add");
     assert_eq!(
         h.iter().map(|e| (e.meta.version, e.meta.since, e.left)).collect::<Vec<_>>(),
@@ -77,24 +77,24 @@ fn values_written_across_a_type_change_reopen_in_the_newest_version() {
     let img = d.join("t.simg");
     {
         let s = open(&img);
-        ok(&s, "type T { a: int }\nvar cur: T = T { a: 1 };\nvar all: [T] = [T { a: 2 }]");
+        ok(&s, "type Tv { a: int }\nvar cur: Tv = Tv { a: 1 };\nvar all: [Tv] = [Tv { a: 2 }]");
         ok(&s, "var go: bool = false;\nfn gate(n: int) -> int { if go { done(); } sleep(2); n }");
         // An old-world job writes `cur` after the type changed: the image
         // gets the value migrated into the newest version.
-        ok(&s, "fn writer(g: int) { wait(g); cur = T { a: 9 }; }\nvar w: int = 0");
+        ok(&s, "fn writer(g: int) { wait(g); cur = Tv { a: 9 }; }\nvar w: int = 0");
         ok(&s, "w = spawn writer(spawn loop gate(0));");
         assert_eq!(
-            ok(&s, "type T { a: int, b: int = 5 }").ack.as_deref(),
-            Some("world 5: type T v2 (migrated 2 values)")
+            ok(&s, "type Tv { a: int, b: int = 5 }").ack.as_deref(),
+            Some("world 5: type Tv v2 (migrated 2 values)")
         );
         ok(&s, "go = true;");
         ok(&s, "wait(w);");
-        assert_eq!(echo(&s, "cur"), "T { a: 9, b: 5 }");
+        assert_eq!(echo(&s, "cur"), "Tv { a: 9, b: 5 }");
     }
     let s = open(&img);
-    assert_eq!(echo(&s, "cur"), "T { a: 9, b: 5 }");
-    assert_eq!(echo(&s, "all"), "[T { a: 2, b: 5 }]");
-    assert_eq!(s.type_census("T").keys().copied().collect::<Vec<_>>(), [2]);
+    assert_eq!(echo(&s, "cur"), "Tv { a: 9, b: 5 }");
+    assert_eq!(echo(&s, "all"), "[Tv { a: 2, b: 5 }]");
+    assert_eq!(s.type_census("Tv").keys().copied().collect::<Vec<_>>(), [2]);
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -201,4 +201,27 @@ fn export_round_trips_to_the_same_definitions() {
         assert_eq!(a, b, "{name}");
     }
     let _ = std::fs::remove_dir_all(&d);
+}
+
+/// An image written by an earlier build (format 1, by replaying
+/// `tests/fixtures/session-v1.repl`) must keep opening to the same program.
+/// Never regenerate it; a new format version adds a new fixture.
+#[test]
+fn an_image_written_by_an_earlier_build_still_opens() {
+    let fixture = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/session-v1.simg"));
+    let before = std::fs::read(fixture).expect("the fixture is in the repository");
+    let s = Session::open(config(), fixture, Access::ReadOnly).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.world_age(), 10);
+    assert_eq!(
+        echo(&s, "stock"),
+        "[Item { name: \"bolt\", qty: 3, price: 0.5 }, Item { name: \"nut\", qty: 10, price: 0.5 }]"
+    );
+    assert_eq!(echo(&s, "get(levels, \"nut\", Level::High(0))"), "Level::Low");
+    assert_eq!(echo(&s, "ticks"), "5");
+    assert_eq!(s.history("Item").iter().map(|e| e.meta.version).collect::<Vec<_>>(), [1, 2]);
+    let tasks = s.tasks();
+    assert_eq!(tasks.iter().map(|t| (t.id, t.status, t.steps)).collect::<Vec<_>>(), [(1, Status::Done, 5)]);
+    ok(&s, "restock(\"washer\", 1);");
+    drop(s);
+    assert_eq!(std::fs::read(fixture).expect("still there"), before, "a read-only open never writes");
 }
