@@ -113,6 +113,10 @@ impl Interrupt {
     }
 }
 
+/// A context entered with `latest`: the world it runs in and, under an
+/// overlay, that overlay's table there (the context points into it).
+pub(crate) type LatestCtx = (Box<Ctx>, Arc<World>, Option<Arc<Vec<usize>>>);
+
 /// The engine's side of one evaluation.
 pub struct EvalHost {
     pub world: Arc<World>,
@@ -123,13 +127,16 @@ pub struct EvalHost {
     /// Buffered writes: id -> (bits, writer's view). Owned references.
     pub(crate) writes: RefCell<Writes>,
     /// Contexts for newer worlds entered with `latest`, kept until the end.
-    pub(crate) latest_ctxs: RefCell<Vec<(Box<Ctx>, Arc<World>)>>,
+    pub(crate) latest_ctxs: RefCell<Vec<LatestCtx>>,
     pub(crate) definer: Option<Definer>,
     pub(crate) in_initialiser: bool,
     /// The task this evaluation belongs to, if any.
     pub(crate) task: Option<Arc<TaskSignals>>,
     /// What `:which`/`:closures` see of this evaluation.
     pub(crate) live: Arc<LiveEval>,
+    /// The experiment it runs under and that overlay's table (kept alive
+    /// while the evaluation's context points into it).
+    pub(crate) overlay: Option<(Arc<str>, Arc<Vec<usize>>)>,
 }
 
 impl EvalHost {
@@ -145,7 +152,7 @@ impl EvalHost {
             return self.world.clone();
         }
         let latest = self.latest_ctxs.borrow();
-        latest.iter().find(|(_, w)| w.age == age).map(|(_, w)| w.clone()).unwrap_or_else(|| self.world.clone())
+        latest.iter().find(|(_, w, _)| w.age == age).map(|(_, w, _)| w.clone()).unwrap_or_else(|| self.world.clone())
     }
 
     /// The type versions of the world `ctx` runs in (global reads and
@@ -181,6 +188,8 @@ pub struct EvalOptions {
     pub memory_limit: u64,
     /// The task the evaluation runs for (`None`: the session's own input).
     pub task: Option<Arc<TaskSignals>>,
+    /// The experiment whose overlay the evaluation runs under, if any.
+    pub overlay: Option<Arc<str>>,
 }
 
 /// The default per-evaluation heap limit (SPEC section 9): 1 GiB.
@@ -247,6 +256,10 @@ pub(crate) unsafe fn run_entry(
     invoke: &dyn Fn(*const Ctx, *mut u64) -> u8,
 ) -> Result<OwnedValue, RuntimeError> {
     let live = Arc::new(LiveEval::new(opts.task.as_ref().map_or(0, |t| t.id)));
+    // An experiment that no longer exists in this world leaves the
+    // evaluation in service scope.
+    let overlay = opts.overlay.and_then(|name| world.overlay_table(&name).map(|t| (name, t)));
+    let table = overlay.as_ref().map_or(world.table_ptr(), |(_, t)| t.as_ptr() as *const *const u8);
     shared.tasks.enter(&live);
     let host = EvalHost {
         world: world.clone(),
@@ -259,11 +272,12 @@ pub(crate) unsafe fn run_entry(
         in_initialiser: opts.in_initialiser,
         task: opts.task,
         live: live.clone(),
+        overlay,
     };
     let limit = stack_limit();
     let state = EvalState { error: RefCell::new(None), output: opts.output, stack_limit: limit, host: Some(host) };
     let ctx = Box::new(Ctx {
-        table: world.table_ptr(),
+        table,
         stack_limit: AtomicUsize::new(limit),
         err: AtomicU8::new(0),
         eval: &state,
@@ -278,7 +292,7 @@ pub(crate) unsafe fn run_entry(
     drop(watchdog);
     opts.interrupt.unregister(&ctx);
     let host = state.host.as_ref().expect("host set above");
-    for (c, _) in host.latest_ctxs.borrow().iter() {
+    for (c, _, _) in host.latest_ctxs.borrow().iter() {
         opts.interrupt.unregister(c);
     }
     let result = if status == 0 {
@@ -353,11 +367,11 @@ unsafe fn commit(
     drop(_gate);
     // Everything appended so far, not only this record: what the evaluation
     // read or spawned must be durable before its result is shown.
-    if let Some(j) = shared.journal.get() {
-        if let Err(message) = j.sync(j.written().max(seq)) {
-            drop(value);
-            return Err(RuntimeError { message, frames: vec![] });
-        }
+    if let Some(j) = shared.journal.get()
+        && let Err(message) = j.sync(j.written().max(seq))
+    {
+        drop(value);
+        return Err(RuntimeError { message, frames: vec![] });
     }
     Ok(value)
 }
@@ -506,6 +520,15 @@ unsafe extern "C" fn rt_define(ctx: *mut Ctx, src: *const abi::Header) -> i64 {
             abi::raise(ctx, "define failed: `define` is not allowed in a global initialiser");
             return 0;
         }
+        if let Some((name, _)) = &h.overlay {
+            abi::raise(
+                ctx,
+                format!(
+                    "not allowed in an overlay: `define` cannot change the program from inside experiment `{name}`"
+                ),
+            );
+            return 0;
+        }
         let Some(definer) = h.definer.clone() else {
             abi::raise(ctx, "define failed: this evaluation cannot define");
             return 0;
@@ -532,8 +555,8 @@ unsafe extern "C" fn rt_latest_release(ctx: *mut Ctx, latest: *mut Ctx) {
         }
         let Some(h) = host(ctx) else { return };
         let mut ctxs = h.latest_ctxs.borrow_mut();
-        if let Some(i) = ctxs.iter().rposition(|(c, _)| std::ptr::eq(&**c, latest)) {
-            let (c, _world) = ctxs.remove(i);
+        if let Some(i) = ctxs.iter().rposition(|(c, _, _)| std::ptr::eq(&**c, latest)) {
+            let (c, _world, _overlay) = ctxs.remove(i);
             h.interrupt.unregister(&c);
         }
     }
@@ -602,11 +625,21 @@ unsafe extern "C" fn rt_spawn(ctx: *mut Ctx, site: u32, args: *const u64) -> i64
     // holding the site's arguments.
     unsafe {
         let Some(h) = host(ctx) else { return 0 };
+        let overlay = h.overlay.as_ref().map(|(name, _)| name.clone());
+        if let Some(name) = &overlay
+            && crate::tasks::site_is_loop(site)
+        {
+            abi::raise(
+                ctx,
+                format!("not allowed in an overlay: a service loop would outlive experiment `{name}`'s scope"),
+            );
+            return 0;
+        }
         let n = crate::tasks::site_arity(site);
         let values = std::slice::from_raw_parts(args, n).to_vec();
         let home = h.world_of(ctx);
         let pending = h.in_initialiser.then_some(home.age);
-        match h.shared.tasks.spawn(&h.shared, site, values, home, pending) {
+        match h.shared.tasks.spawn(&h.shared, site, values, home, pending, overlay) {
             Ok(id) => id as i64,
             Err(msg) => {
                 abi::raise(ctx, msg);
@@ -720,8 +753,11 @@ unsafe extern "C" fn rt_latest_ctx(ctx: *mut Ctx, name: u32, sig: u32) -> *mut C
             return ctx;
         }
         let c = &*ctx;
+        // Under an overlay, the experiment's version in the newest world
+        // (none if it was graduated or forgotten).
+        let overlay = h.overlay.as_ref().and_then(|(name, _)| newest.overlay_table(name));
         let new = Box::new(Ctx {
-            table: newest.table_ptr(),
+            table: overlay.as_ref().map_or(newest.table_ptr(), |t| t.as_ptr() as *const *const u8),
             stack_limit: AtomicUsize::new(c.stack_limit.load(Ordering::SeqCst)),
             err: AtomicU8::new(0),
             eval: c.eval,
@@ -729,7 +765,7 @@ unsafe extern "C" fn rt_latest_ctx(ctx: *mut Ctx, name: u32, sig: u32) -> *mut C
         });
         h.interrupt.register(&new);
         let p = &*new as *const Ctx as *mut Ctx;
-        h.latest_ctxs.borrow_mut().push((new, newest));
+        h.latest_ctxs.borrow_mut().push((new, newest, overlay));
         p
     }
 }

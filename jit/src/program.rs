@@ -15,7 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 mod image;
+mod overlay;
 mod restore;
+
+pub use overlay::ExperimentEntry;
 
 /// Type keys come from the runtime's process-wide registry.
 pub struct RegisteredTypes;
@@ -95,6 +98,7 @@ impl World {
             .map(|f| &f.meta)
             .or_else(|| self.types.get(name).map(|t| &t.meta))
             .or_else(|| self.globals.get(name).map(|g| &g.meta))
+            .or_else(|| self.experiments.get(name).map(|e| &e.meta))
     }
 
     /// Every definition with its meta, for finding dependents.
@@ -102,7 +106,8 @@ impl World {
         let f = self.fns.iter().map(|(n, e)| (n.clone(), e.meta.clone()));
         let t = self.types.iter().map(|(n, e)| (n.clone(), e.meta.clone()));
         let g = self.globals.iter().map(|(n, e)| (n.clone(), e.meta.clone()));
-        f.chain(t).chain(g).collect()
+        let x = self.experiments.iter().map(|(n, e)| (n.clone(), e.meta.clone()));
+        f.chain(t).chain(g).chain(x).collect()
     }
 }
 
@@ -119,6 +124,8 @@ pub struct World {
     /// The version of each user type this world knows (a new map only when
     /// the transaction defines types, so most worlds share their base's).
     pub view: Arc<View>,
+    pub experiments: imbl::HashMap<Arc<str>, ExperimentEntry>,
+    overlay_tables: overlay::OverlayTables,
 }
 
 impl World {
@@ -144,7 +151,11 @@ impl Env for World {
         self.globals.get(name).map(|g| g.sig.clone())
     }
     fn names(&self) -> Vec<Arc<str>> {
-        self.fns.keys().chain(self.types.keys()).chain(self.globals.keys()).cloned().collect()
+        let defs = self.fns.keys().chain(self.types.keys()).chain(self.globals.keys());
+        defs.chain(self.experiments.keys()).cloned().collect()
+    }
+    fn experiment(&self, name: &str) -> Option<lang::check::ExperimentSig> {
+        self.experiments.get(name).map(|e| e.sig.clone())
     }
 }
 
@@ -486,9 +497,26 @@ pub struct Shared {
     migrations: RwLock<HashMap<Arc<str>, HashMap<u32, u32>>>,
     latest: AtomicU64,
     newest: std::sync::Mutex<Arc<World>>,
+    /// Requests routed to each experiment, and how many of them failed.
+    experiment_stats: std::sync::Mutex<HashMap<Arc<str>, (u64, u64)>>,
 }
 
 impl Shared {
+    /// How many requests this process routed to experiment `name`, and how
+    /// many of them failed.
+    pub fn experiment_counts(&self, name: &str) -> (u64, u64) {
+        let stats = self.experiment_stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.get(name).copied().unwrap_or((0, 0))
+    }
+
+    /// Counts a request routed to experiment `name`.
+    pub fn count_experiment_request(&self, name: &Arc<str>, failed: bool) {
+        let mut stats = self.experiment_stats.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = stats.entry(name.clone()).or_default();
+        entry.0 += 1;
+        entry.1 += failed as u64;
+    }
+
     /// The slot of the migration of `name` from version `from` to the next.
     pub fn migration_slot(&self, name: &str, from: u32) -> Option<u32> {
         let m = self.migrations.read().unwrap_or_else(|e| e.into_inner());
@@ -554,6 +582,8 @@ pub struct Thunk {
     pub ret: Ty,
     /// The world it was checked and compiled in, which it runs in.
     world: Arc<World>,
+    /// The experiment whose overlay it runs under (`:try`).
+    overlay: Option<Arc<str>>,
     _unit: Arc<CompiledUnit>,
 }
 
@@ -586,6 +616,8 @@ impl Program {
             globals: imbl::HashMap::new(),
             view: Arc::default(),
             migration_units: imbl::Vector::new(),
+            experiments: imbl::HashMap::new(),
+            overlay_tables: Default::default(),
         };
         let world = Arc::new(world);
         let shared = Arc::new(Shared {
@@ -595,6 +627,7 @@ impl Program {
             migrations: RwLock::default(),
             latest: AtomicU64::new(1),
             newest: std::sync::Mutex::new(world.clone()),
+            experiment_stats: Default::default(),
         });
         Program { slots: HashMap::new(), versions: HashMap::new(), history: HashMap::new(), log: Vec::new(), shared }
     }
@@ -625,8 +658,11 @@ impl Program {
         options: &dyn Fn() -> EvalOptions,
     ) -> Result<Committed, CommitError> {
         let base = self.newest();
-        let defines =
-            !checked.fns.is_empty() || !checked.types.is_empty() || !checked.globals.is_empty() || !forgets.is_empty();
+        let defines = !checked.fns.is_empty()
+            || !checked.types.is_empty()
+            || !checked.globals.is_empty()
+            || !checked.experiments.is_empty()
+            || !forgets.is_empty();
         let mut world = World {
             age: if defines { base.age + 1 } else { base.age },
             table: base.table.clone(),
@@ -635,11 +671,14 @@ impl Program {
             globals: base.globals.clone(),
             view: base.view.clone(),
             migration_units: base.migration_units.clone(),
+            experiments: base.experiments.clone(),
+            overlay_tables: Default::default(),
         };
         for name in forgets {
             world.fns.remove(name);
             world.types.remove(name);
             world.globals.remove(name);
+            world.experiments.remove(name);
         }
         let age = world.age;
         let mut versions = HashMap::new();
@@ -686,6 +725,8 @@ impl Program {
             let m = meta(&f.name, base.fns.get(&f.name).map(|e| &e.meta));
             world.fns.insert(f.name.clone(), FnEntry { sig: f.sig.clone(), slot, meta: m, unit: None });
         }
+        let experiment_metas: Vec<DefMeta> =
+            checked.experiments.iter().map(|e| meta(&e.name, base.experiments.get(&e.name).map(|x| &x.meta))).collect();
         let mut new_globals = Vec::new();
         // A redefined `var` of the same type keeps its value (its new
         // initialiser does not run); anything else gets a fresh cell.
@@ -723,6 +764,12 @@ impl Program {
         }
         if !checked.migrations.is_empty() {
             world.migration_units.push_back(unit.clone());
+        }
+        // Experiments are compiled against the world with this
+        // transaction's functions in it, each in a unit of its own.
+        for (e, m) in checked.experiments.iter().zip(experiment_metas) {
+            let entry = self.compile_experiment(&world, e, m).map_err(|e| CommitError::Codegen(e.0))?;
+            world.experiments.insert(e.name.clone(), entry);
         }
         let world = Arc::new(world);
         let mut migrated = HashMap::new();
@@ -817,6 +864,7 @@ impl Program {
                 code: unit.thunks[checked.globals.len() + i],
                 ret: e.body.ret.clone(),
                 world: world.clone(),
+                overlay: None,
                 _unit: unit.clone(),
             })
             .collect();
@@ -837,6 +885,7 @@ pub fn migrate_all(shared: &Arc<Shared>, options: EvalOptions) -> Result<usize, 
 /// Runs one compiled top-level expression as its own evaluation, in the
 /// world it was checked in (the newest when its transaction committed).
 pub fn run(shared: &Arc<Shared>, thunk: &Thunk, options: EvalOptions) -> Result<OwnedValue, RuntimeError> {
+    let options = EvalOptions { overlay: thunk.overlay.clone().or(options.overlay), ..options };
     // SAFETY: a `Thunk` holds its entry address and the unit it lives in.
     unsafe { eval::run_thunk(thunk.world.clone(), shared.clone(), thunk.code, &thunk.ret, options) }
 }

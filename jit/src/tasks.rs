@@ -32,8 +32,14 @@ pub struct SpawnSite {
 }
 
 impl SpawnSite {
+    /// The slot counts: sites are shared by every program of the process
+    /// (tests run several sessions), and slots are per program.
     fn same(&self, o: &SpawnSite) -> bool {
-        self.func == o.func && self.params == o.params && self.ret == o.ret && self.is_loop == o.is_loop
+        self.func == o.func
+            && self.slot == o.slot
+            && self.params == o.params
+            && self.ret == o.ret
+            && self.is_loop == o.is_loop
     }
 }
 
@@ -52,6 +58,11 @@ pub fn register_site(site: SpawnSite) -> u32 {
 /// How many arguments the site's function takes.
 pub(crate) fn site_arity(id: u32) -> usize {
     spawn_site(id).map_or(0, |s| s.params.len())
+}
+
+/// Whether the site starts a service loop.
+pub(crate) fn site_is_loop(id: u32) -> bool {
+    spawn_site(id).is_some_and(|s| s.is_loop)
 }
 
 fn spawn_site(id: u32) -> Option<Arc<SpawnSite>> {
@@ -196,6 +207,8 @@ struct Task {
     view: Arc<crate::migrate::View>,
     /// The world a job runs in (the spawning activation's).
     home: Option<Arc<World>>,
+    /// The experiment whose overlay a job runs under (its spawner's).
+    overlay: Option<Arc<str>>,
     signals: Arc<TaskSignals>,
     interrupt: Arc<Interrupt>,
     killed: bool,
@@ -302,6 +315,7 @@ impl Tasks {
         values: Vec<u64>,
         home: Arc<World>,
         pending: Option<u64>,
+        overlay: Option<Arc<str>>,
     ) -> Result<u64, Refusal> {
         let site = spawn_site(site).ok_or("internal error: unknown spawn site")?;
         let mut table = self.lock();
@@ -314,6 +328,7 @@ impl Tasks {
             values,
             view: home.view.clone(),
             home: (!site.is_loop).then_some(home),
+            overlay,
             signals: Arc::new(TaskSignals {
                 id,
                 is_loop: site.is_loop,
@@ -648,7 +663,7 @@ fn fits(site: &SpawnSite, sig: &lang::types::FnSig) -> bool {
 fn run_task(shared: Arc<Shared>, id: u64) {
     let tasks = &shared.tasks;
     loop {
-        let (site, home, values, signals, interrupt, view) = {
+        let (site, home, overlay, values, signals, interrupt, view) = {
             let mut table = tasks.lock();
             let t = &mut table[id as usize - 1];
             if t.killed || (t.site.is_loop && (t.signals.stop_requested() || tasks.shutting_down())) {
@@ -662,7 +677,16 @@ fn run_task(shared: Arc<Shared>, id: u64) {
                 return;
             }
             t.interrupt.reset();
-            (t.site.clone(), t.home.clone(), t.values.clone(), t.signals.clone(), t.interrupt.clone(), t.view.clone())
+            let t = &*t;
+            (
+                t.site.clone(),
+                t.home.clone(),
+                t.overlay.clone(),
+                t.values.clone(),
+                t.signals.clone(),
+                t.interrupt.clone(),
+                t.view.clone(),
+            )
         };
         let world = home.unwrap_or_else(|| shared.newest());
         if site.is_loop {
@@ -694,7 +718,7 @@ fn run_task(shared: Arc<Shared>, id: u64) {
         }
         let launcher = tasks.launcher.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let Some(launcher) = launcher else { return };
-        let options = launcher(interrupt, signals.clone());
+        let options = EvalOptions { overlay, ..launcher(interrupt, signals.clone()) };
         let entry = site.entry;
         let slot = site.slot as u64;
         let target = world.view.clone();

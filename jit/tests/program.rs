@@ -27,6 +27,7 @@ fn options(timeout: Option<Duration>) -> EvalOptions {
         in_initialiser: false,
         memory_limit: DEFAULT_MEMORY_LIMIT,
         task: None,
+        overlay: None,
     }
 }
 

@@ -24,6 +24,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":revert", "NAME [vN] — commit the previous version's text (or vN's) as a new version"),
     (":forget", "NAME — remove NAME from the newest world"),
     (":load", "FILE — run a file as one input"),
+    (":try", "NAME INPUT — run INPUT's expressions under experiment NAME's overlay"),
+    (":experiments", "every experiment: version, traffic share, what it replaces, requests served and failed"),
     (":save", "[IMAGE] — write a compacted copy of the bound image (to IMAGE, or over itself), atomically"),
     (":time", "EXPR — run EXPR and show how long it took"),
     (":timeout", "MS — bound each later evaluation to MS milliseconds (0: no bound)"),
@@ -65,6 +67,8 @@ pub fn run(session: &Session, input: &str) -> String {
             which(session, n)
         }
         (":tasks", _) => tasks(session),
+        (":experiments", _) => session.experiments().join("\n"),
+        (":try", Some(n)) => show(session.try_in(n, rest[n.len()..].trim_start())),
         (":type", Some(n)) => type_versions(session, n),
         (":migrate", Some(n)) => session.migrate_type(n).unwrap_or_else(|e| format!("error: {e}")),
         (":closures", _) => {
@@ -180,6 +184,7 @@ fn which(session: &Session, name: &str) -> String {
     for c in session.closures() {
         lines.push(format!("  closure in {} ({}): world {}, {}", c.creator, owner(c.task), c.world, there(c.world)));
     }
+    lines.extend(session.experiments_replacing(name).into_iter().map(|e| format!("  {e}")));
     lines.join("\n")
 }
 

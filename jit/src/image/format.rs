@@ -92,6 +92,7 @@ pub enum DefKind {
     Function,
     Type,
     Global,
+    Experiment,
 }
 
 /// One definition a transaction committed: enough to show its history and

@@ -122,9 +122,9 @@ fn whole_frame(bytes: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
 /// gives up.
 const RESYNC_BUDGET: usize = 256 << 20;
 
-/// Whether a valid, decodable frame starts anywhere after `at`. A bad frame
-/// whose length field is itself damaged hides where the next frame starts,
-/// so every offset is tried. `None`: too much to search.
+/// Whether valid, decodable frames run from somewhere after `at` to the
+/// end. A bad frame whose length field is itself damaged hides where the
+/// next frame starts, so every offset is tried. `None`: too much to search.
 fn valid_frame_after(bytes: &[u8], at: usize) -> Option<bool> {
     let mut budget = RESYNC_BUDGET;
     for start in at + 1..bytes.len().saturating_sub(FRAME_HEADER_LEN) {
@@ -133,8 +133,12 @@ fn valid_frame_after(bytes: &[u8], at: usize) -> Option<bool> {
             continue;
         }
         budget = budget.checked_sub(len)?;
+        // Records after a damaged one run, whole, to the end of the file;
+        // bytes that merely look like a record inside a torn append do not
+        // (a user's string may hold anything).
         if let Some(r) = whole_frame(bytes, start)
             && postcard::from_bytes::<Record>(&bytes[r]).is_ok()
+            && valid_frames_to_end(bytes, start)
         {
             return Some(true);
         }
@@ -282,11 +286,6 @@ impl ImageFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    /// Bytes written so far.
-    pub fn len(&mut self) -> Result<u64, ImageError> {
-        self.file.stream_position().map_err(|e| self.io(e))
-    }
 }
 
 /// Makes a file's directory entry durable (after creating or renaming it).
@@ -300,6 +299,9 @@ pub fn sync_dir(path: &Path) -> std::io::Result<()> {
 pub fn write_atomically(path: &Path, records: &[Record]) -> Result<(), ImageError> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| ImageError::Io { path: name.clone(), message: e.to_string() };
+    if path.is_dir() {
+        return Err(ImageError::Io { path: name, message: "it is a directory".into() });
+    }
     let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "image".into());
     let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
@@ -317,6 +319,23 @@ pub fn write_atomically(path: &Path, records: &[Record]) -> Result<(), ImageErro
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+/// Refuses to replace `path` while another process holds it open for
+/// writing; the returned handle keeps it locked until dropped (so nobody
+/// starts writing to it before it is replaced).
+pub fn lock_target(path: &Path) -> Result<Option<File>, ImageError> {
+    let name = path.display().to_string();
+    let file = match OpenOptions::new().read(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ImageError::Io { path: name, message: e.to_string() }),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ImageError::Locked { path: name }),
+        Err(std::fs::TryLockError::Error(e)) => Err(ImageError::Io { path: name, message: e.to_string() }),
+    }
 }
 
 /// Reads an image without locking or changing it (`export`, `--eval`):

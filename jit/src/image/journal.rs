@@ -4,7 +4,7 @@
 //! next one instead of queueing one fsync each.
 
 use super::format::Record;
-use super::frame::{ImageError, ImageFile, frame, read_only, write_atomically};
+use super::frame::{ImageError, ImageFile, frame, lock_target, read_only, write_atomically};
 use super::replay::Replayed;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -122,13 +122,24 @@ impl Journal {
         let opened = read_only(&here).map_err(|e| e.to_string())?;
         let records = Replayed::new(opened.records).compacted();
         let target = to.map(Path::to_path_buf).unwrap_or_else(|| here.clone());
+        let ours = to.is_none() || same_file(&target, &here);
+        // Another process's image is never replaced under it.
+        let _held = if ours { None } else { lock_target(&target).map_err(|e| e.to_string())? };
         write_atomically(&target, &records).map_err(|e| e.to_string())?;
-        if to.is_none() {
+        if ours {
             let (file, _) = ImageFile::open(&here).map_err(|e| e.to_string())?;
             *lock(&self.syncer) = file.syncer().map_err(|e| e.to_string())?;
             a.file = file;
         }
         let size = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
         Ok((target, records.len(), size))
+    }
+}
+
+/// Whether two paths name the same file (the image itself).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }

@@ -49,6 +49,9 @@ pub(super) fn defs_record(
     for g in &checked.globals {
         def(&g.name, DefKind::Global, 0, Some(&g.sig));
     }
+    for e in &checked.experiments {
+        def(&e.name, DefKind::Experiment, 0, None);
+    }
     let mut values = Vec::new();
     for (name, g) in world.globals.iter() {
         if !all_values && !fresh.contains(&g.id) {

@@ -72,6 +72,8 @@ impl Program {
             globals: imbl::HashMap::new(),
             view: base.view.clone(),
             migration_units: imbl::Vector::new(),
+            experiments: imbl::HashMap::new(),
+            overlay_tables: Default::default(),
         };
         for t in &checked.types {
             register_layout(t);
@@ -103,6 +105,10 @@ impl Program {
             if let Some(e) = world.fns.get_mut(&f.name) {
                 e.unit = Some(unit.clone());
             }
+        }
+        for e in &checked.experiments {
+            let entry = self.compile_experiment(&world, e, meta(&e.name)?).map_err(|e| RestoreError(e.0))?;
+            world.experiments.insert(e.name.clone(), entry);
         }
         for (name, g) in world.globals.iter() {
             let Some(v) = values.get(&**name) else { continue };

@@ -82,7 +82,8 @@ impl Tasks {
         let Some(&last) = records.keys().next_back() else { return problems };
         for id in 1..=last {
             let task = match records.get(&id) {
-                Some(r) => self.restored(world, r).unwrap_or_else(|(task, why)| {
+                Some(r) => self.restored(world, r).unwrap_or_else(|failed| {
+                    let (task, why) = *failed;
                     problems.push(format!("task {id} ({}): {why}", r.function));
                     task
                 }),
@@ -93,7 +94,7 @@ impl Tasks {
         problems
     }
 
-    fn restored(&self, world: &World, r: &TaskRecord) -> Result<Task, (Task, String)> {
+    fn restored(&self, world: &World, r: &TaskRecord) -> Result<Task, Box<(Task, String)>> {
         let mut status = from_image_status(r.status);
         let mut error = r.error.clone().map(plain);
         let alive = matches!(status, Status::Running | Status::Paused);
@@ -103,7 +104,7 @@ impl Tasks {
             status = Status::Stopped;
             error = Some(plain("interrupted: the process ended before the task finished".into()));
         }
-        let fail = |why: String| (placeholder_named(r.id, &r.function, r.is_loop, &why), why);
+        let fail = |why: String| Box::new((placeholder_named(r.id, &r.function, r.is_loop, &why), why));
         let sig = world.fns.get(r.function.as_str()).map(|f| f.sig.clone());
         let (params, ret) = match sig {
             Some(s) => (s.params.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(), s.ret),
@@ -128,7 +129,7 @@ impl Tasks {
                                 unsafe { crate::runtime::heap::dec(b as *const crate::abi::Header) };
                             }
                         }
-                        return Err((task, format!("its state does not fit `{}`: {e}", r.function)));
+                        return Err(Box::new((task, format!("its state does not fit `{}`: {e}", r.function))));
                     }
                 }
             }
@@ -182,6 +183,7 @@ fn new_task(id: u64, site: Arc<super::SpawnSite>, status: Status, error: Option<
         values: Vec::new(),
         view: Arc::default(),
         home: None,
+        overlay: None,
         signals: Arc::new(TaskSignals {
             id,
             is_loop: site.is_loop,

@@ -15,6 +15,7 @@ pub(super) enum DefKind {
     Fn,
     Type,
     Global,
+    Experiment,
 }
 
 /// Whether a definition of this kind may not take `name` (section 5.1).

@@ -55,13 +55,14 @@ pub(super) fn check(
             _ => {}
         }
     }
+    let experiments = super::experiment::check(prog, &live, source, &ns, &mut diags);
     let env = ns.env;
     let impure = purity::compute(&mut fns, &|f| env.function(f).is_some_and(|s| !s.pure));
     let migrations = migrate::check(prog, &types, source, &ns, &impure, &mut diags);
 
     if diags.is_empty() {
         let types = types.into_iter().map(|(_, t)| t).collect();
-        Ok(Checked { types, fns, globals, exprs, migrations })
+        Ok(Checked { types, fns, globals, exprs, migrations, experiments })
     } else {
         diags.sort_by_key(|d| (d.span.start, d.span.end));
         Err(diags)
@@ -86,12 +87,10 @@ fn declare_names(prog: &ast::Program, ns: &mut Namespace, diags: &mut Vec<Diagno
                 diags.push(unsupported("`forget`", id.span));
                 continue;
             }
-            Item::Experiment(d) => {
-                diags.push(unsupported("`experiment` items", d.span));
-                continue;
-            }
+            Item::Experiment(d) => (&d.name, DefKind::Experiment),
+            // Expanded by the session into the experiment's functions and a `forget`.
             Item::Graduate(id) => {
-                diags.push(unsupported("`graduate`", id.span));
+                diags.push(unsupported("`graduate` here", id.span));
                 continue;
             }
         };
@@ -147,11 +146,14 @@ fn kind_word(k: DefKind) -> &'static str {
         DefKind::Fn => "function",
         DefKind::Type => "type",
         DefKind::Global => "global",
+        DefKind::Experiment => "experiment",
     }
 }
 
 fn env_kind(env: &dyn Env, name: &str) -> Option<&'static str> {
-    if env.function(name).is_some() {
+    if env.experiment(name).is_some() {
+        Some("experiment")
+    } else if env.function(name).is_some() {
         Some("function")
     } else if env.type_info(name).is_some() {
         Some("type")
@@ -387,7 +389,7 @@ fn restored_globals(
     out
 }
 
-fn check_fn(
+pub(super) fn check_fn(
     fd: &ast::FnDef,
     sig: FnSig,
     item: usize,

@@ -8,6 +8,7 @@ mod call;
 mod control;
 mod diag;
 mod exhaust;
+mod experiment;
 mod expr;
 mod items;
 mod matching;
@@ -33,6 +34,47 @@ pub trait Env {
     fn global(&self, name: &str) -> Option<GlobalSig>;
     /// Every name defined in the world, for `did you mean` hints.
     fn names(&self) -> Vec<Arc<str>>;
+    /// The experiment called `name`, if the world has one.
+    fn experiment(&self, _name: &str) -> Option<ExperimentSig> {
+        None
+    }
+}
+
+/// What checking against a world needs of one of its experiments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExperimentSig {
+    pub traffic: u32,
+    /// The overridable functions it replaces, in its order.
+    pub replaces: Vec<Arc<str>>,
+    /// Its own functions, which only its code (and `:try`) sees.
+    pub helpers: Vec<(Arc<str>, FnSig)>,
+}
+
+/// A world seen from inside an overlay: its functions plus the overlay's
+/// helpers.
+pub struct OverlayEnv<'a> {
+    pub base: &'a dyn Env,
+    pub helpers: &'a [(Arc<str>, FnSig)],
+}
+
+impl Env for OverlayEnv<'_> {
+    fn function(&self, name: &str) -> Option<FnSig> {
+        self.helpers.iter().find(|(n, _)| &**n == name).map(|(_, s)| s.clone()).or_else(|| self.base.function(name))
+    }
+    fn type_info(&self, name: &str) -> Option<Arc<TypeInfo>> {
+        self.base.type_info(name)
+    }
+    fn global(&self, name: &str) -> Option<GlobalSig> {
+        self.base.global(name)
+    }
+    fn names(&self) -> Vec<Arc<str>> {
+        let mut names = self.base.names();
+        names.extend(self.helpers.iter().map(|(n, _)| n.clone()));
+        names
+    }
+    fn experiment(&self, name: &str) -> Option<ExperimentSig> {
+        self.base.experiment(name)
+    }
 }
 
 /// An empty world (no user definitions): what `strata run` checks a file in.
@@ -106,6 +148,32 @@ pub struct Checked {
     pub globals: Vec<CheckedGlobal>,
     pub exprs: Vec<CheckedExpr>,
     pub migrations: Vec<CheckedMigration>,
+    pub experiments: Vec<CheckedExperiment>,
+}
+
+/// A checked `experiment NAME [(traffic: P)] { fn ... }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedExperiment {
+    pub name: Arc<str>,
+    pub traffic: u32,
+    /// Its functions in its order: replacements and helpers.
+    pub fns: Vec<CheckedFn>,
+    /// The overridable functions it replaces, in its order.
+    pub replaces: Vec<Arc<str>>,
+    pub helpers: Vec<Arc<str>>,
+    pub item: usize,
+}
+
+impl CheckedExperiment {
+    pub fn sig(&self) -> ExperimentSig {
+        let helpers = self
+            .fns
+            .iter()
+            .filter(|f| self.helpers.contains(&f.name))
+            .map(|f| (f.name.clone(), f.sig.clone()))
+            .collect();
+        ExperimentSig { traffic: self.traffic, replaces: self.replaces.clone(), helpers }
+    }
 }
 
 /// Checks one transaction against the world `env`: all its items together, so

@@ -32,6 +32,9 @@ impl lang::check::Env for Hiding<'_> {
     fn names(&self) -> Vec<Arc<str>> {
         self.world.names().into_iter().filter(|n| !self.hidden.contains(n)).collect()
     }
+    fn experiment(&self, name: &str) -> Option<lang::check::ExperimentSig> {
+        if self.hidden.contains(name) { None } else { self.world.experiment(name) }
+    }
 }
 
 /// The names the transaction's `forget` items remove; each must exist.
@@ -118,6 +121,7 @@ pub(super) fn with_dependents(mut checked: Checked, dependents: &[Rechecked]) ->
         checked.types.extend(d.checked.types.iter().cloned());
         checked.fns.extend(d.checked.fns.iter().cloned());
         checked.globals.extend(d.checked.globals.iter().cloned());
+        checked.experiments.extend(d.checked.experiments.iter().cloned());
     }
     checked
 }

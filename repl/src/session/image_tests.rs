@@ -137,9 +137,10 @@ fn rejected_and_failed_inputs_write_nothing() {
     let s = open(&img);
     ok(&s, "var n: int = 0;\nfn f() -> int { 1 }");
     let size = || std::fs::metadata(&img).map(|m| m.len()).unwrap_or(0);
-    let before = size();
+    let first = size();
     assert!(s.input("fn g() -> int { \"no\" }", "<test>").is_err());
     assert!(s.input("let z = 1 / (n - n)", "<test>").is_err());
+    assert_eq!(size(), first, "a rejected definition writes nothing");
     ok(&s, "fn bump() { n = 5; let q = 1 / (n - 5); }");
     let before = size();
     assert!(s.input("bump()", "<test>").is_err());

@@ -28,6 +28,7 @@ pub(super) fn ack_items(
             }
             let v = versions.get(name)?;
             Some(match i {
+                Item::Experiment(_) => format!("experiment {name} v{v}"),
                 Item::Type(_) | Item::Enum(_) => match migrated.get(name) {
                     Some(&m) if m > 0 => format!("type {name} v{v} (migrated {m} values)"),
                     _ => format!("type {name} v{v}"),
@@ -45,6 +46,7 @@ pub(super) fn def_name(item: &Item) -> Option<&str> {
         Item::Type(d) => Some(&d.name.name),
         Item::Enum(d) => Some(&d.name.name),
         Item::Global(d) => Some(&d.name.name),
+        Item::Experiment(d) => Some(&d.name.name),
         _ => None,
     }
 }

@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod deps;
+#[cfg(test)]
+mod experiment_tests;
+mod experiments;
 mod image;
 #[cfg(test)]
 mod image_tests;
@@ -227,6 +230,7 @@ impl Engine {
             in_initialiser,
             memory_limit: self.config.memory_limit,
             task: None,
+            overlay: None,
         }
     }
 
@@ -241,6 +245,7 @@ impl Engine {
             in_initialiser: false,
             memory_limit: self.config.memory_limit,
             task: Some(task),
+            overlay: None,
         }
     }
 
@@ -267,6 +272,11 @@ impl Engine {
         if !diags.is_empty() {
             return Err(Failure::Check(render(&diags, source_name, source)));
         }
+        let expanded = experiments::expand_graduations(&prog, source, &self.shared.newest())
+            .map_err(|d| Failure::Check(render(&d, source_name, source)))?;
+        if let Some(expanded) = expanded {
+            return self.transact(&expanded, source_name);
+        }
         let echo_last = ends_with_expression(&prog, source);
         let mut program = self.program.lock().unwrap_or_else(|e| e.into_inner());
         let world = program.newest();
@@ -284,6 +294,9 @@ impl Engine {
         if let Some(msg) = still_used(&world, &forgets, &ours) {
             return Err(Failure::Check(msg));
         }
+        let replaced: HashSet<Arc<str>> = ours.union(&forgets).cloned().collect();
+        experiments::check_traffic(&kept, &world, &replaced)
+            .map_err(|d| Failure::Check(render(&d, source_name, source)))?;
 
         // Definitions that use a name whose signature changed are re-checked
         // (and recompiled) with the transaction; if one breaks, nothing commits.
@@ -291,13 +304,21 @@ impl Engine {
         let mut incr = self.incremental.lock().unwrap_or_else(|e| e.into_inner());
         let mut prospect = deps::apply(&mut incr, &checked, &texts_of(&kept, &src, &checked, &[]), &forget_list);
         let skip: HashSet<Arc<str>> = ours.union(&forgets).cloned().collect();
-        let dependents = match incr.recheck(&mut prospect, &skip) {
+        let mut dependents = match incr.recheck(&mut prospect, &skip) {
             Ok(d) => d,
             Err(broken) => {
                 incr.revert(prospect);
                 return Err(Failure::Check(render_breaks(&broken)));
             }
         };
+        let rechecked = experiments::recheck(&world, &incr.env(), &skip);
+        match rechecked {
+            Ok(d) => dependents.extend(d),
+            Err(broken) => {
+                incr.revert(prospect);
+                return Err(Failure::Check(render_breaks(&broken)));
+            }
+        }
         let texts = texts_of(&kept, &src, &checked, &dependents);
         let checked = deps::with_dependents(checked, &dependents);
 
@@ -369,6 +390,7 @@ impl Session {
                 in_initialiser: false,
                 memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
                 task: Some(task),
+                overlay: None,
             },
         }));
         Session { engine }
@@ -584,17 +606,29 @@ impl Session {
     pub fn input(&self, source: &str, source_name: &str) -> Result<InputOutcome, (Option<String>, Failure)> {
         self.engine.interrupt.reset();
         let t = self.engine.transact(source, source_name).map_err(|f| (None, f))?;
+        self.run_thunks(&t.exprs, t.echo_last, t.ack, t.compiled)
+    }
+
+    /// Runs an input's compiled expressions in order, each its own
+    /// evaluation; the last one's value is echoed if the input ends with it.
+    fn run_thunks(
+        &self,
+        thunks: &[Thunk],
+        echo_last: bool,
+        ack: Option<String>,
+        compiled: Vec<String>,
+    ) -> Result<InputOutcome, (Option<String>, Failure)> {
         let (mut echo, mut shown) = (None, None);
-        let n = t.exprs.len();
-        for (i, thunk) in t.exprs.iter().enumerate() {
+        let n = thunks.len();
+        for (i, thunk) in thunks.iter().enumerate() {
             let v = jit::program::run(&self.engine.shared, thunk, self.engine.options(false))
-                .map_err(|e| (t.ack.clone(), Failure::Runtime(e)))?;
-            if i + 1 == n && t.echo_last && !matches!(v.ty, Ty::Unit | Ty::Never | Ty::Error) {
+                .map_err(|e| (ack.clone(), Failure::Runtime(e)))?;
+            if i + 1 == n && echo_last && !matches!(v.ty, Ty::Unit | Ty::Never | Ty::Error) {
                 echo = Some(v.display(true));
                 shown = Some(v.display(false));
             }
         }
-        Ok(InputOutcome { ack: t.ack, echo, shown, compiled: t.compiled })
+        Ok(InputOutcome { ack, echo, shown, compiled })
     }
 }
 

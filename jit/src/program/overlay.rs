@@ -1,0 +1,146 @@
+//! Experiments as overlays (SPEC 14.2): an experiment's functions are
+//! compiled once, in a unit of their own, calling through the dispatch
+//! table like all code; running under an overlay means running with a copy
+//! of the world's table in which the replaced slots point at the
+//! experiment's code (and its helpers have slots of their own). A call costs
+//! the same load and indirect call as anywhere else, and base code calls the
+//! replacements without knowing it.
+
+use super::{DefMeta, Program, World};
+use crate::codegen::{self, CodegenError};
+use crate::codegen::{CompiledUnit, Resolver, TypeKeys};
+use lang::check::CheckedExperiment;
+use lang::check::ExperimentSig;
+use lang::types::{FnSig, NamedTy, TypeInfo};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone)]
+pub struct ExperimentEntry {
+    pub sig: ExperimentSig,
+    pub meta: DefMeta,
+    /// The slot and code address of each of its functions (a replacement
+    /// takes its base function's slot; a helper has its own).
+    pub(super) code: Vec<(u32, usize)>,
+    /// Each helper with its signature and slot.
+    pub(super) helpers: Vec<(Arc<str>, FnSig, u32)>,
+    /// Keeps the code alive while a world holds the experiment.
+    pub(super) _unit: Arc<CompiledUnit>,
+}
+
+/// The dispatch tables of a world's overlays, made when first needed.
+#[derive(Default)]
+pub(super) struct OverlayTables(Mutex<HashMap<Arc<str>, Arc<Vec<usize>>>>);
+
+impl World {
+    /// The dispatch table of the world under experiment `name`'s overlay.
+    pub fn overlay_table(&self, name: &str) -> Option<Arc<Vec<usize>>> {
+        let e = self.experiments.get(name)?;
+        let mut cache = self.overlay_tables.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = cache.get(name) {
+            return Some(t.clone());
+        }
+        let mut table = self.table.clone();
+        for &(slot, addr) in &e.code {
+            if table.len() <= slot as usize {
+                table.resize(slot as usize + 1, 0);
+            }
+            table[slot as usize] = addr;
+        }
+        let table = Arc::new(table);
+        cache.insert(Arc::from(name), table.clone());
+        Some(table)
+    }
+}
+
+/// Resolves names for code compiled inside an overlay: the world's, plus
+/// the overlay's helpers at their own slots.
+pub(super) struct OverlayResolver<'a> {
+    pub world: &'a World,
+    pub helpers: &'a [(Arc<str>, FnSig, u32)],
+}
+
+impl TypeKeys for OverlayResolver<'_> {
+    fn type_key(&self, named: &NamedTy) -> u32 {
+        self.world.type_key(named)
+    }
+}
+
+impl Resolver for OverlayResolver<'_> {
+    fn fn_slot(&self, name: &str) -> u32 {
+        match self.helpers.iter().find(|(n, _, _)| &**n == name) {
+            Some((_, _, slot)) => *slot,
+            None => self.world.fn_slot(name),
+        }
+    }
+    fn fn_sig(&self, name: &str) -> Option<FnSig> {
+        match self.helpers.iter().find(|(n, _, _)| &**n == name) {
+            Some((_, sig, _)) => Some(sig.clone()),
+            None => self.world.fn_sig(name),
+        }
+    }
+    fn global_id(&self, name: &str) -> u32 {
+        self.world.global_id(name)
+    }
+    fn type_info(&self, named: &NamedTy) -> Option<Arc<TypeInfo>> {
+        Resolver::type_info(self.world, named)
+    }
+    fn frame_id(&self, function: &str) -> u32 {
+        self.world.frame_id(function)
+    }
+}
+
+impl Program {
+    /// Compiles experiment `e` (checked against `world`) in a unit of its
+    /// own: helpers get slots of their own (`EXPERIMENT/HELPER`, kept
+    /// across versions), replacements use their base function's.
+    pub(super) fn compile_experiment(
+        &mut self,
+        world: &World,
+        e: &CheckedExperiment,
+        meta: DefMeta,
+    ) -> Result<ExperimentEntry, CodegenError> {
+        let mut helpers = Vec::new();
+        for f in e.fns.iter().filter(|f| e.helpers.contains(&f.name)) {
+            let key: Arc<str> = Arc::from(format!("{}/{}", e.name, f.name).as_str());
+            let next = self.slots.len() as u32;
+            let slot = *self.slots.entry(key).or_insert(next);
+            helpers.push((f.name.clone(), f.sig.clone(), slot));
+        }
+        let resolver = OverlayResolver { world, helpers: &helpers };
+        let bodies: Vec<&lang::hir::Body> = e.fns.iter().map(|f| &f.body).collect();
+        let unit = codegen::compile_unit(&resolver, &bodies, &[])?;
+        let code: Vec<(u32, usize)> =
+            e.fns.iter().zip(&unit.functions).map(|(f, &addr)| (resolver.fn_slot(&f.name), addr as usize)).collect();
+        Ok(ExperimentEntry { sig: e.sig(), meta, code, helpers, _unit: Arc::new(unit) })
+    }
+}
+
+impl Program {
+    /// Compiles the top-level expressions of `checked` (checked inside
+    /// experiment `name`'s overlay: its helpers visible) to run in the
+    /// newest world under that overlay (`:try`).
+    pub fn overlay_thunks(
+        &self,
+        checked: &lang::check::Checked,
+        name: &str,
+    ) -> Result<Vec<super::Thunk>, CodegenError> {
+        let world = self.newest();
+        let e = world.experiments.get(name).ok_or_else(|| CodegenError(format!("unknown experiment `{name}`")))?;
+        let resolver = OverlayResolver { world: &world, helpers: &e.helpers };
+        let bodies: Vec<&lang::hir::Body> = checked.exprs.iter().map(|x| &x.body).collect();
+        let unit = Arc::new(codegen::compile_unit(&resolver, &[], &bodies)?);
+        Ok(checked
+            .exprs
+            .iter()
+            .zip(&unit.thunks)
+            .map(|(x, &code)| super::Thunk {
+                code,
+                ret: x.body.ret.clone(),
+                world: world.clone(),
+                overlay: Some(Arc::from(name)),
+                _unit: unit.clone(),
+            })
+            .collect())
+    }
+}
