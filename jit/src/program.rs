@@ -596,6 +596,8 @@ pub struct Program {
     history: HashMap<Arc<str>, Vec<HistoryEntry>>,
     /// Each world after 1 and what its transaction changed (`:worlds`).
     log: Vec<(u64, String)>,
+    /// A reopened image's history, not decoded yet ([`Program::load_history`]).
+    pending_history: Option<crate::image::replay::History>,
     pub shared: Arc<Shared>,
 }
 
@@ -629,16 +631,25 @@ impl Program {
             newest: std::sync::Mutex::new(world.clone()),
             experiment_stats: Default::default(),
         });
-        Program { slots: HashMap::new(), versions: HashMap::new(), history: HashMap::new(), log: Vec::new(), shared }
+        Program {
+            slots: HashMap::new(),
+            versions: HashMap::new(),
+            history: HashMap::new(),
+            log: Vec::new(),
+            pending_history: None,
+            shared,
+        }
     }
 
     /// Every version of `name`, oldest first.
-    pub fn history(&self, name: &str) -> Vec<HistoryEntry> {
+    pub fn history(&mut self, name: &str) -> Vec<HistoryEntry> {
+        self.load_history();
         self.history.get(name).cloned().unwrap_or_default()
     }
 
     /// The most recent `n` worlds and what each changed, oldest first.
-    pub fn recent_worlds(&self, n: usize) -> Vec<(u64, String)> {
+    pub fn recent_worlds(&mut self, n: usize) -> Vec<(u64, String)> {
+        self.load_history();
         self.log[self.log.len().saturating_sub(n)..].to_vec()
     }
 
@@ -663,6 +674,10 @@ impl Program {
             || !checked.globals.is_empty()
             || !checked.experiments.is_empty()
             || !forgets.is_empty();
+        if defines {
+            // History is appended to below: a reopened image's is read first.
+            self.load_history();
+        }
         let mut world = World {
             age: if defines { base.age + 1 } else { base.age },
             table: base.table.clone(),

@@ -27,7 +27,15 @@ pub enum Record {
     Defs(DefsRecord),
     /// One evaluation's writes (what sessions write).
     Commit(CommitRecord),
+    /// The whole state at one point: what reopening starts from, so that
+    /// the records before it are only checksummed, not decoded.
+    Checkpoint(CheckpointRecord),
 }
+
+/// The variant index of [`Record::Checkpoint`] and of [`Record::Defs`]: the
+/// first byte of their payloads (postcard writes the index as a varint).
+pub const CHECKPOINT_TAG: u8 = 5;
+pub const DEFS_TAG: u8 = 3;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GlobalWrite {
@@ -148,4 +156,24 @@ pub struct CommitRecord {
     pub world: u64,
     pub writes: Vec<GlobalWrite>,
     pub task: Option<TaskState>,
+}
+
+/// A definition of the newest world, with the world it entered and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurrentDef {
+    pub def: DefRecord,
+    pub since: u64,
+    pub committed_ms: u64,
+}
+
+/// Everything reopening needs, at one point of the log: the newest world's
+/// definitions, the last version given to each name, every global's value
+/// and every task. The transactions before it stay in the file as history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    pub world: u64,
+    pub defs: Vec<CurrentDef>,
+    pub versions: Vec<(String, u32)>,
+    pub values: Vec<GlobalWrite>,
+    pub tasks: Vec<TaskRecord>,
 }

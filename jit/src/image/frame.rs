@@ -162,8 +162,38 @@ fn valid_frames_to_end(bytes: &[u8], mut at: usize) -> bool {
     any
 }
 
+/// Where an image's whole, checksummed frames are, without decoding them.
+#[derive(Debug, PartialEq)]
+pub struct Scanned {
+    /// Each frame's payload.
+    pub frames: Vec<std::ops::Range<usize>>,
+    pub valid_len: u64,
+    pub torn: u64,
+}
+
 /// Reads an image's bytes (`path` only names it in errors).
 pub fn read(bytes: &[u8], path: &str) -> Result<Opened, ImageError> {
+    let scanned = scan(bytes, path)?;
+    let mut records = Vec::with_capacity(scanned.frames.len());
+    for r in &scanned.frames {
+        records.push(decode(bytes, r.clone(), path)?);
+    }
+    Ok(Opened { records, valid_len: scanned.valid_len, torn: scanned.torn })
+}
+
+/// The record in `range` of `bytes`; a checksummed payload that does not
+/// decode is corruption.
+pub fn decode(bytes: &[u8], range: std::ops::Range<usize>, path: &str) -> Result<Record, ImageError> {
+    postcard::from_bytes::<Record>(&bytes[range.clone()]).map_err(|e| ImageError::Corrupt {
+        path: path.to_string(),
+        offset: range.start.saturating_sub(FRAME_HEADER_LEN) as u64,
+        reason: format!("a record with a valid checksum does not decode ({e})"),
+    })
+}
+
+/// Checks an image's header and the checksums of its frames, telling a
+/// torn tail from corruption, without decoding the records.
+pub fn scan(bytes: &[u8], path: &str) -> Result<Scanned, ImageError> {
     let p = || path.to_string();
     if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
         return Err(ImageError::NotAnImage { path: p() });
@@ -175,7 +205,7 @@ pub fn read(bytes: &[u8], path: &str) -> Result<Opened, ImageError> {
     if version == 0 {
         return Err(ImageError::Corrupt { path: p(), offset: 8, reason: "format version 0 does not exist".into() });
     }
-    let mut records = Vec::new();
+    let mut frames = Vec::new();
     let mut at = HEADER_LEN;
     while at < bytes.len() {
         let Some(range) = whole_frame(bytes, at) else {
@@ -195,21 +225,12 @@ pub fn read(bytes: &[u8], path: &str) -> Result<Opened, ImageError> {
                     reason: "a record's checksum does not match its contents, and valid records follow it".into(),
                 });
             }
-            return Ok(Opened { records, valid_len: at as u64, torn: (bytes.len() - at) as u64 });
+            return Ok(Scanned { frames, valid_len: at as u64, torn: (bytes.len() - at) as u64 });
         };
-        match postcard::from_bytes::<Record>(&bytes[range.clone()]) {
-            Ok(r) => records.push(r),
-            Err(e) => {
-                return Err(ImageError::Corrupt {
-                    path: p(),
-                    offset: at as u64,
-                    reason: format!("a record with a valid checksum does not decode ({e})"),
-                });
-            }
-        }
         at = range.end;
+        frames.push(range);
     }
-    Ok(Opened { records, valid_len: at as u64, torn: 0 })
+    Ok(Scanned { frames, valid_len: at as u64, torn: 0 })
 }
 
 /// An image open for appending: locked, torn tail cut off.
@@ -220,7 +241,7 @@ pub struct ImageFile {
 
 impl ImageFile {
     /// Opens (or creates) the image at `path` for writing, and reads it.
-    pub fn open(path: &Path) -> Result<(ImageFile, Opened), ImageError> {
+    pub fn open(path: &Path) -> Result<(ImageFile, Image), ImageError> {
         let name = path.display().to_string();
         let io = |e: std::io::Error| ImageError::Io { path: name.clone(), message: e.to_string() };
         if path.is_dir() {
@@ -232,21 +253,26 @@ impl ImageFile {
             Err(std::fs::TryLockError::WouldBlock) => return Err(ImageError::Locked { path: name }),
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        let bytes = std::fs::read(path).map_err(io)?;
-        let opened = if bytes.is_empty() {
+        let mut bytes = read_shared(path).map_err(io)?;
+        if bytes.is_empty() {
             file.write_all(&header()).map_err(io)?;
             file.sync_all().map_err(io)?;
             sync_dir(path).map_err(io)?;
-            Opened { records: Vec::new(), valid_len: HEADER_LEN as u64, torn: 0 }
-        } else {
-            read(&bytes, &name)?
-        };
-        if opened.torn > 0 {
-            file.set_len(opened.valid_len).map_err(io)?;
+            bytes = std::sync::Arc::from(header().as_slice());
+        }
+        let scanned = scan(&bytes, &name)?;
+        if scanned.torn > 0 {
+            file.set_len(scanned.valid_len).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
-        file.seek(SeekFrom::Start(opened.valid_len)).map_err(io)?;
-        Ok((ImageFile { file, path: path.to_path_buf() }, opened))
+        file.seek(SeekFrom::Start(scanned.valid_len)).map_err(io)?;
+        Ok((ImageFile { file, path: path.to_path_buf() }, Image { bytes, scanned, path: name }))
+    }
+
+    /// Takes over `file`, already locked and positioned at its end (a
+    /// compacted copy that replaced the image).
+    pub fn adopt(file: File, path: &Path) -> ImageFile {
+        ImageFile { file, path: path.to_path_buf() }
     }
 
     /// Appends `records` and makes them durable (fsync) before returning.
@@ -294,9 +320,11 @@ pub fn sync_dir(path: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Writes `records` as a new image at `path` atomically: a temporary file
-/// beside it, fsync'd, renamed over `path`, and the directory fsync'd.
-pub fn write_atomically(path: &Path, records: &[Record]) -> Result<(), ImageError> {
+/// Writes `bytes` (a whole image) at `path` atomically: a temporary file
+/// beside it, locked, fsync'd, renamed over `path`, the directory fsync'd.
+/// Answers the new file, still locked and positioned at its end, so that
+/// nobody can start writing to it between the rename and its use.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<File, ImageError> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| ImageError::Io { path: name.clone(), message: e.to_string() };
     if path.is_dir() {
@@ -305,20 +333,27 @@ pub fn write_atomically(path: &Path, records: &[Record]) -> Result<(), ImageErro
     let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "image".into());
     let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
-        let mut bytes = header().to_vec();
-        for r in records {
-            bytes.extend(frame(r));
-        }
-        f.write_all(&bytes)?;
+        let mut f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&tmp)?;
+        f.try_lock().map_err(|e| std::io::Error::other(e.to_string()))?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
-        sync_dir(path)
+        sync_dir(path)?;
+        Ok(f)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+/// A whole image of `records`.
+pub fn image_bytes(records: &[Record]) -> Vec<u8> {
+    let mut bytes = header().to_vec();
+    for r in records {
+        bytes.extend(frame(r));
+    }
+    bytes
 }
 
 /// Refuses to replace `path` while another process holds it open for
@@ -340,13 +375,52 @@ pub fn lock_target(path: &Path) -> Result<Option<File>, ImageError> {
 
 /// Reads an image without locking or changing it (`export`, `--eval`):
 /// a torn tail is left where it is and ignored.
-pub fn read_only(path: &Path) -> Result<Opened, ImageError> {
+pub fn read_only(path: &Path) -> Result<Image, ImageError> {
     let name = path.display().to_string();
     if path.is_dir() {
         return Err(ImageError::Io { path: name, message: "it is a directory, not an image file".into() });
     }
-    let bytes = std::fs::read(path).map_err(|e| ImageError::Io { path: name.clone(), message: e.to_string() })?;
-    read(&bytes, &name)
+    let bytes = read_shared(path).map_err(|e| ImageError::Io { path: name.clone(), message: e.to_string() })?;
+    let scanned = scan(&bytes, &name)?;
+    Ok(Image { bytes, scanned, path: name })
+}
+
+/// A whole file, read straight into shared memory (no second copy).
+fn read_shared(path: &Path) -> std::io::Result<std::sync::Arc<[u8]>> {
+    use std::io::Read;
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len() as usize;
+    // SAFETY: zeroed bytes are valid `u8`s.
+    let mut buf = unsafe { std::sync::Arc::<[u8]>::new_zeroed_slice(len).assume_init() };
+    let slice = std::sync::Arc::get_mut(&mut buf).ok_or_else(|| std::io::Error::other("a fresh buffer is shared"))?;
+    f.read_exact(slice)?;
+    Ok(buf)
+}
+
+/// An image's bytes with its frames checked (not yet decoded).
+pub struct Image {
+    /// Shared, so that a reopened image's history can point into it.
+    pub bytes: std::sync::Arc<[u8]>,
+    pub scanned: Scanned,
+    /// For errors.
+    pub path: String,
+}
+
+impl Image {
+    /// Frame `i`'s record.
+    pub fn decode(&self, i: usize) -> Result<Record, ImageError> {
+        decode(&self.bytes, self.scanned.frames[i].clone(), &self.path)
+    }
+
+    /// Every record, in order.
+    pub fn records(&self) -> Result<Vec<Record>, ImageError> {
+        (0..self.scanned.frames.len()).map(|i| self.decode(i)).collect()
+    }
+
+    /// The first byte of frame `i`'s payload: its record's variant.
+    pub fn tag(&self, i: usize) -> u8 {
+        self.bytes[self.scanned.frames[i].start]
+    }
 }
 
 #[cfg(test)]
@@ -447,15 +521,15 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         {
             let (mut img, opened) = ImageFile::open(&path).unwrap();
-            assert!(opened.records.is_empty());
+            assert!(opened.records().unwrap().is_empty());
             img.append(&sample()).unwrap();
             assert!(matches!(ImageFile::open(&path), Err(ImageError::Locked { .. })));
         }
         // A torn append is cut off at the next open.
         std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(&[9, 0, 0, 0, 1]).unwrap();
         let (_, opened) = ImageFile::open(&path).unwrap();
-        assert_eq!(opened.records, sample());
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), opened.valid_len);
+        assert_eq!(opened.records().unwrap(), sample());
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), opened.scanned.valid_len);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

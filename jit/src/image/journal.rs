@@ -8,6 +8,7 @@ use super::frame::{ImageError, ImageFile, frame, lock_target, read_only, write_a
 use super::replay::Replayed;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Where the appends are (sequence numbers count records).
@@ -27,6 +28,7 @@ struct Durability {
 
 pub struct Journal {
     appends: Mutex<Appends>,
+    since_checkpoint: AtomicUsize,
     durability: Mutex<Durability>,
     synced: Condvar,
     /// A second handle on the file, so an fsync does not hold up appends.
@@ -38,10 +40,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Journal {
-    pub fn new(file: ImageFile) -> Result<Journal, ImageError> {
+    /// Appends to `file`, which holds `since_checkpoint` records after its
+    /// last checkpoint.
+    pub fn new(file: ImageFile, since_checkpoint: usize) -> Result<Journal, ImageError> {
         let syncer = file.syncer()?;
         Ok(Journal {
             appends: Mutex::new(Appends { file, written: 0 }),
+            since_checkpoint: AtomicUsize::new(since_checkpoint),
             durability: Mutex::new(Durability::default()),
             synced: Condvar::new(),
             syncer: Mutex::new(syncer),
@@ -61,6 +66,7 @@ impl Journal {
             format!("the image could not be written, so nothing of this change was committed ({e}); free some disk space and try again")
         })?;
         a.written += 1;
+        self.since_checkpoint.fetch_add(1, Ordering::Relaxed);
         Ok(a.written)
     }
 
@@ -112,27 +118,39 @@ impl Journal {
     }
 
     /// `:save`: writes a compacted copy of the image (every transaction,
-    /// the newest values and tasks once each) atomically to `to`, or over
-    /// the image itself — which is then the file appended to. Nothing is
-    /// appended meanwhile. Answers where, how many records, and the size.
-    pub fn save(&self, to: Option<&Path>) -> Result<(PathBuf, usize, u64), String> {
+    /// then one checkpoint) atomically to `to`, or over the image itself —
+    /// which is then the file appended to. Nothing is appended meanwhile.
+    /// Answers where, and the size.
+    pub fn save(&self, to: Option<&Path>) -> Result<(PathBuf, u64), String> {
         self.sync_all()?;
         let mut a = lock(&self.appends);
         let here = a.file.path().to_path_buf();
-        let opened = read_only(&here).map_err(|e| e.to_string())?;
-        let records = Replayed::new(opened.records).compacted();
+        let image = read_only(&here).map_err(|e| e.to_string())?;
+        let bytes = Replayed::open(&image).map_err(|e| e.to_string())?.compacted()?;
         let target = to.map(Path::to_path_buf).unwrap_or_else(|| here.clone());
         let ours = to.is_none() || same_file(&target, &here);
         // Another process's image is never replaced under it.
         let _held = if ours { None } else { lock_target(&target).map_err(|e| e.to_string())? };
-        write_atomically(&target, &records).map_err(|e| e.to_string())?;
+        let file = write_atomically(&target, &bytes).map_err(|e| e.to_string())?;
         if ours {
-            let (file, _) = ImageFile::open(&here).map_err(|e| e.to_string())?;
-            *lock(&self.syncer) = file.syncer().map_err(|e| e.to_string())?;
-            a.file = file;
+            // The new file was locked before it took the image's name.
+            *lock(&self.syncer) = file.try_clone().map_err(|e| e.to_string())?;
+            a.file = ImageFile::adopt(file, &here);
+            self.since_checkpoint.store(0, Ordering::SeqCst);
         }
-        let size = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
-        Ok((target, records.len(), size))
+        Ok((target, bytes.len() as u64))
+    }
+
+    /// Records appended since the last checkpoint (the file's, then ours).
+    pub fn since_checkpoint(&self) -> usize {
+        self.since_checkpoint.load(Ordering::SeqCst)
+    }
+
+    /// Record `seq`, a checkpoint, was appended: makes it durable.
+    pub fn checkpointed(&self, seq: u64) -> Result<(), String> {
+        self.sync(seq)?;
+        self.since_checkpoint.store(0, Ordering::SeqCst);
+        Ok(())
     }
 }
 

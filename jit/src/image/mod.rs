@@ -13,6 +13,6 @@ pub mod replay;
 pub mod values;
 
 pub use format::{GlobalWrite, Record, TaskRecord, TaskStatus, Value};
-pub use frame::{FORMAT_VERSION, ImageError, ImageFile, Opened, read};
+pub use frame::{FORMAT_VERSION, Image, ImageError, ImageFile, Opened, read};
 pub use journal::Journal;
 pub use replay::Replayed;

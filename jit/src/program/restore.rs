@@ -7,9 +7,10 @@
 
 use super::{DefMeta, FnEntry, GlobalEntry, HistoryEntry, Program, TypeEntry, World, register_layout};
 use crate::codegen::{self, layout::type_desc};
-use crate::image::format::{DefsRecord, Value};
+use crate::image::format::DefsRecord;
+use crate::image::replay::Replayed;
 use lang::check::Checked;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Why an image's newest world could not be rebuilt.
@@ -17,48 +18,30 @@ use std::sync::Arc;
 pub struct RestoreError(pub String);
 
 impl Program {
-    /// Rebuilds the program an image holds: `transactions` (oldest first)
-    /// give the history, `checked` is the newest world's definitions checked
-    /// with their recorded schema versions, `values` the globals' values.
-    pub fn restore(
-        &mut self,
-        transactions: &[DefsRecord],
-        checked: &Checked,
-        values: &BTreeMap<String, Value>,
-    ) -> Result<Arc<World>, RestoreError> {
-        let mut metas: HashMap<Arc<str>, DefMeta> = HashMap::new();
-        let mut age = 1;
-        for t in transactions {
-            age = age.max(t.world);
-            for name in &t.forgets {
-                if let Some(last) = self.history.get_mut(name.as_str()).and_then(|h| h.last_mut()) {
-                    last.left.get_or_insert(t.world);
-                }
-                metas.remove(name.as_str());
-            }
-            for d in &t.defs {
-                let name: Arc<str> = Arc::from(d.name.as_str());
-                let uses: Arc<[Arc<str>]> = d.uses.iter().map(|u| Arc::from(u.as_str())).collect();
-                let text: Arc<str> = Arc::from(d.text.as_str());
-                if !d.new_version
-                    && let Some(m) = metas.get_mut(&name)
-                {
-                    m.text = text;
-                    m.uses = uses;
-                    continue;
-                }
-                let meta = DefMeta { version: d.version, text, uses, since: t.world, committed_ms: t.committed_ms };
-                let versions = self.history.entry(name.clone()).or_default();
-                if let Some(last) = versions.last_mut() {
-                    last.left.get_or_insert(t.world);
-                }
-                versions.push(HistoryEntry { meta: meta.clone(), left: None });
-                let v = self.versions.entry(name.clone()).or_insert(0);
-                *v = (*v).max(d.version);
-                metas.insert(name, meta);
-            }
-            self.log.push((t.world, t.summary.clone()));
-        }
+    /// Rebuilds the program an image holds: `replayed` gives the newest
+    /// world's definitions (with their versions and worlds), the last
+    /// version of every name and the values; `checked` is those definitions
+    /// checked with their recorded schema versions. The history is decoded
+    /// only when first asked for ([`Program::load_history`]).
+    pub fn restore(&mut self, replayed: &Replayed, checked: &Checked) -> Result<Arc<World>, RestoreError> {
+        let values = &replayed.globals;
+        let age = replayed.age;
+        let metas: HashMap<Arc<str>, DefMeta> = replayed
+            .current
+            .iter()
+            .map(|c| {
+                let meta = DefMeta {
+                    version: c.def.version,
+                    text: Arc::from(c.def.text.as_str()),
+                    uses: c.def.uses.iter().map(|u| Arc::from(u.as_str())).collect(),
+                    since: c.since,
+                    committed_ms: c.committed_ms,
+                };
+                (Arc::from(c.def.name.as_str()), meta)
+            })
+            .collect();
+        self.versions = replayed.versions.iter().map(|(n, v)| (Arc::from(n.as_str()), *v)).collect();
+        self.pending_history = Some(replayed.history.clone());
         let meta = |name: &Arc<str>| {
             metas.get(name).cloned().ok_or_else(|| RestoreError(format!("`{name}` has no recorded definition")))
         };
@@ -121,5 +104,57 @@ impl Program {
         let world = Arc::new(world);
         self.shared.publish(world.clone());
         Ok(world)
+    }
+}
+
+impl Program {
+    /// Builds every name's history and the world log from a reopened
+    /// image's transactions, the first time they are needed (`:history`,
+    /// `:worlds`, the next commit). Until then reopening has not paid for a
+    /// long history.
+    pub(super) fn load_history(&mut self) {
+        let Some(pending) = self.pending_history.take() else { return };
+        let transactions = match pending.decode() {
+            Ok(t) => t,
+            Err(e) => {
+                // Checksummed bytes that do not decode: a bug, not damage.
+                eprintln!("warning: the image's history could not be read: {e}");
+                return;
+            }
+        };
+        let mut history: HashMap<Arc<str>, Vec<HistoryEntry>> = HashMap::new();
+        let mut log = Vec::with_capacity(transactions.len());
+        for t in &transactions {
+            apply_history(&mut history, t);
+            log.push((t.world, t.summary.clone()));
+        }
+        // Every commit loads the history before adding to it, so nothing
+        // was recorded since the image was opened.
+        debug_assert!(self.history.is_empty() && self.log.is_empty());
+        self.history = history;
+        self.log = log;
+    }
+}
+
+/// One transaction's versions and forgets, added to `history`.
+fn apply_history(history: &mut HashMap<Arc<str>, Vec<HistoryEntry>>, t: &DefsRecord) {
+    for name in &t.forgets {
+        if let Some(last) = history.get_mut(name.as_str()).and_then(|h| h.last_mut()) {
+            last.left.get_or_insert(t.world);
+        }
+    }
+    for d in t.defs.iter().filter(|d| d.new_version) {
+        let meta = DefMeta {
+            version: d.version,
+            text: Arc::from(d.text.as_str()),
+            uses: d.uses.iter().map(|u| Arc::from(u.as_str())).collect(),
+            since: t.world,
+            committed_ms: t.committed_ms,
+        };
+        let versions = history.entry(Arc::from(d.name.as_str())).or_default();
+        if let Some(last) = versions.last_mut() {
+            last.left.get_or_insert(t.world);
+        }
+        versions.push(HistoryEntry { meta, left: None });
     }
 }

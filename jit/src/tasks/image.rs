@@ -46,28 +46,18 @@ impl Tasks {
         if t.status == Status::Stopped && self.shutting_down() {
             return;
         }
-        let state = t
-            .values
-            .iter()
-            .zip(&t.site.params)
-            // SAFETY: the task owns its live values of the site's types.
-            .map(|(&b, ty)| unsafe { crate::image::values::to_image(b, type_desc(ty, &RegisteredTypes)) })
-            .collect();
-        let record = TaskRecord {
-            id,
-            function: t.site.func.to_string(),
-            is_loop: t.site.is_loop,
-            status: to_image_status(t.status),
-            state,
-            steps: t.steps,
-            error: t.error.as_ref().map(|e| e.message.clone()),
-        };
+        let record = task_record(t, id);
         // A failure here also fails the next commit, which reports it.
         if let Ok(seq) = journal.append(&crate::image::Record::Task(record))
             && sync
         {
             let _ = journal.sync(seq);
         }
+    }
+
+    /// Every task as the image records it (for a checkpoint).
+    pub fn records(&self) -> Vec<TaskRecord> {
+        self.lock().iter().enumerate().map(|(i, t)| task_record(t, i as u64 + 1)).collect()
     }
 
     /// Brings back the tasks of a reopened image (ids kept): loops that
@@ -223,4 +213,23 @@ fn unreachable_site(func: &str, is_loop: bool) -> Arc<super::SpawnSite> {
         slot: u32::MAX,
         entry: never,
     })
+}
+
+fn task_record(t: &Task, id: u64) -> TaskRecord {
+    let state = t
+        .values
+        .iter()
+        .zip(&t.site.params)
+        // SAFETY: the task owns its live values of the site's types.
+        .map(|(&b, ty)| unsafe { crate::image::values::to_image(b, type_desc(ty, &RegisteredTypes)) })
+        .collect();
+    TaskRecord {
+        id,
+        function: t.site.func.to_string(),
+        is_loop: t.site.is_loop,
+        status: to_image_status(t.status),
+        state,
+        steps: t.steps,
+        error: t.error.as_ref().map(|e| e.message.clone()),
+    }
 }

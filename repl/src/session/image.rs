@@ -4,8 +4,8 @@
 //! `:save`. Writing each commit is the runtime's (`jit::image`).
 
 use super::{Engine, Session, SessionConfig, deps};
-use jit::image::format::{DefKind, DefRecord};
-use jit::image::replay::{Replayed, newest_defs};
+use jit::image::format::{CurrentDef, DefKind, DefRecord};
+use jit::image::replay::Replayed;
 use jit::image::{ImageFile, Journal, frame};
 use lang::diagnostic::render;
 use std::collections::HashMap;
@@ -25,9 +25,9 @@ pub enum Access {
 /// definition's own text, but globals as `var NAME: TYPE = 0;` — their
 /// values come from the image, so their initialisers are not checked
 /// (`lang::check::check_restored`).
-fn restore_source(defs: &[(DefRecord, u64, u64)]) -> String {
+fn restore_source(defs: &[CurrentDef]) -> String {
     let mut src = String::new();
-    for (d, _, _) in defs {
+    for CurrentDef { def: d, .. } in defs {
         match d.kind {
             DefKind::Global => {
                 let kw = if d.mutable { "var" } else { "let" };
@@ -50,12 +50,12 @@ fn as_statement(d: &DefRecord) -> String {
 /// source file, each with its current text verbatim, in the order they
 /// were first defined (one transaction, so any order checks).
 pub fn export(path: &Path) -> Result<String, String> {
-    let opened = frame::read_only(path).map_err(|e| format!("error: {e}"))?;
-    let replayed = Replayed::new(opened.records);
+    let image = frame::read_only(path).map_err(|e| format!("error: {e}"))?;
+    let replayed = Replayed::open(&image).map_err(|e| format!("error: {e}"))?;
     let mut out = format!("// The newest world (world {}) of {}, exported by strata.\n", replayed.age, path.display());
-    for (d, _, _) in newest_defs(&replayed.transactions) {
+    for c in &replayed.current {
         out.push('\n');
-        out.push_str(&as_statement(&d));
+        out.push_str(&as_statement(&c.def));
         out.push('\n');
     }
     Ok(out)
@@ -64,23 +64,23 @@ pub fn export(path: &Path) -> Result<String, String> {
 impl Session {
     /// Opens (or creates) the image at `path` as a session.
     pub fn open(config: SessionConfig, path: &Path, access: Access) -> Result<Session, String> {
-        let (file, opened) = match access {
+        let (file, image) = match access {
             Access::Bound => {
-                let (file, opened) = ImageFile::open(path).map_err(|e| format!("error: {e}"))?;
-                (Some(file), opened)
+                let (file, image) = ImageFile::open(path).map_err(|e| format!("error: {e}"))?;
+                (Some(file), image)
             }
             Access::ReadOnly => (None, frame::read_only(path).map_err(|e| format!("error: {e}"))?),
         };
-        let records = opened.records.len();
-        let replayed = Replayed::new(opened.records);
+        let replayed = Replayed::open(&image).map_err(|e| format!("error: {e}"))?;
+        drop(image);
         let session = Session::new(config);
         session.engine.restore(&replayed, &path.display().to_string())?;
         if let Some(file) = file {
-            let journal = Arc::new(Journal::new(file).map_err(|e| format!("error: {e}"))?);
-            // Mostly superseded writes: start from a compacted copy, so the
-            // file (and the next open) stays proportional to what it holds.
-            let live = replayed.transactions.len() + replayed.globals.len() + replayed.tasks.len();
-            if records > 2 * live + 1000
+            let journal = Arc::new(Journal::new(file, replayed.since_checkpoint).map_err(|e| format!("error: {e}"))?);
+            // Many records since the last checkpoint (a process that never
+            // shut down cleanly): start from a compacted copy, so the next
+            // open reads little and superseded values are dropped.
+            if replayed.since_checkpoint > CHECKPOINT_EVERY
                 && let Err(e) = journal.save(None)
             {
                 crate::say::err!("warning: could not compact {}: {e}", path.display());
@@ -102,19 +102,43 @@ impl Session {
                 "invalid argument: this session is not bound to an image; start it with `strata repl IMAGE`".into()
             );
         };
-        let (path, records, size) = journal.save(to)?;
-        Ok(format!("saved {} ({records} records, {size} bytes)", path.display()))
+        let (path, size) = journal.save(to)?;
+        Ok(format!("saved {} ({size} bytes)", path.display()))
+    }
+
+    /// Appends a checkpoint of the whole state to the bound image, if the
+    /// state can be written as one (see `Program::checkpoint`).
+    fn checkpoint(&self, journal: &Journal) -> Result<(), String> {
+        let program = self.engine.program.lock().unwrap_or_else(|e| e.into_inner());
+        program.write_checkpoint(journal).map(|_| ())
+    }
+
+    /// Before shutdown stops any task: a checkpoint if many records were
+    /// written since the last one, so the next open starts near the end of
+    /// the file (tasks still running are checkpointed running).
+    pub(super) fn checkpoint_before_shutdown(&self) {
+        let Some(journal) = self.engine.shared.journal.get() else { return };
+        if journal.since_checkpoint() > CHECKPOINT_AT_SHUTDOWN
+            && let Err(e) = self.checkpoint(journal)
+        {
+            crate::say::err!("warning: could not write a checkpoint: {e}");
+        }
     }
 }
+
+/// Records after the last checkpoint that make opening write a new one.
+const CHECKPOINT_EVERY: usize = 1000;
+/// ... and that make a clean shutdown write one.
+const CHECKPOINT_AT_SHUTDOWN: usize = 64;
 
 impl Engine {
     /// Rebuilds the program an image holds into this (fresh) engine.
     fn restore(&self, replayed: &Replayed, image: &str) -> Result<(), String> {
-        if replayed.transactions.is_empty() {
+        if replayed.current.is_empty() && replayed.history.is_empty() {
             return Ok(());
         }
-        let defs = newest_defs(&replayed.transactions);
-        let source = restore_source(&defs);
+        let defs = &replayed.current;
+        let source = restore_source(defs);
         let name = format!("{image} (newest world)");
         let (prog, diags) = lang::parser::parse(&source);
         if !diags.is_empty() {
@@ -122,23 +146,22 @@ impl Engine {
         }
         let schema = defs
             .iter()
-            .filter(|(d, _, _)| d.kind == DefKind::Type)
-            .map(|(d, _, _)| (Arc::from(d.name.as_str()), d.schema))
+            .filter(|c| c.def.kind == DefKind::Type)
+            .map(|c| (Arc::from(c.def.name.as_str()), c.def.schema))
             .collect();
         let src: Arc<str> = Arc::from(source.as_str());
         let checked = lang::check::check_restored(&prog, &src, &lang::check::Restoring { schema })
             .map_err(|d| format!("error: the image's newest world does not check:\n{}", render(&d, &name, &source)))?;
         let mut program = self.program.lock().unwrap_or_else(|e| e.into_inner());
-        let world = program
-            .restore(&replayed.transactions, &checked, &replayed.globals)
-            .map_err(|e| format!("error: cannot reopen {image}: {}", e.0))?;
+        let world =
+            program.restore(replayed, &checked).map_err(|e| format!("error: cannot reopen {image}: {}", e.0))?;
         // The incremental database starts from the newest world's texts.
         let mut texts = jit::program::Texts::default();
         let uses: HashMap<&str, Arc<[Arc<str>]>> = defs
             .iter()
-            .map(|(d, _, _)| (d.name.as_str(), d.uses.iter().map(|u| Arc::from(u.as_str())).collect()))
+            .map(|c| (c.def.name.as_str(), c.def.uses.iter().map(|u| Arc::from(u.as_str())).collect()))
             .collect();
-        for (d, _, _) in &defs {
+        for CurrentDef { def: d, .. } in defs {
             texts
                 .defs
                 .insert(Arc::from(d.name.as_str()), (Arc::from(d.text.as_str()), uses[d.name.as_str()].clone(), false));

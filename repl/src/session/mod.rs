@@ -400,6 +400,9 @@ impl Session {
     /// true, up to the grace period for running evaluations, then the rest
     /// interrupted and rolled back. Idempotent.
     pub fn shutdown(&self) {
+        if !self.shutting_down() {
+            self.checkpoint_before_shutdown();
+        }
         self.engine.shared.tasks.shutdown(self.engine.config.grace);
     }
 
@@ -407,6 +410,9 @@ impl Session {
     /// session's running evaluation is interrupted if it has not finished
     /// when the grace period ends.
     pub fn begin_shutdown(self: &Arc<Self>) {
+        if !self.shutting_down() {
+            self.checkpoint_before_shutdown();
+        }
         let began = self.engine.shared.tasks.begin_shutdown();
         let session = Arc::downgrade(self);
         let grace = self.engine.config.grace;
