@@ -57,7 +57,7 @@ fn attached_clients_share_the_running_image_and_a_bad_one_harms_nobody() {
     let img = dir.join("svc.simg");
     let init = "> var n: int = 0\nworld 2: n v1\n> fn step(k: int) -> int { n += 1; sleep(2); k + 1 }\nworld 3: step v1\n> spawn loop step(0);\n";
     let out = strata(&dir, &["repl", "svc.simg", "--script", script(&dir, "init.repl", init).to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && img.exists(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut server = Server(
         Command::new(STRATA)
             .args(["run", "svc.simg"])

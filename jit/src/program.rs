@@ -641,6 +641,32 @@ impl Program {
         }
     }
 
+    /// Puts the standard library's types (SPEC 14.1) into world 1, which
+    /// stays world 1: they are no user's definitions, have no history, and
+    /// are neither exported nor written to images.
+    pub fn install_prelude(&mut self, checked: &Checked) {
+        let base = self.newest();
+        let mut types = base.types.clone();
+        for t in &checked.types {
+            register_layout(t);
+            let meta = DefMeta { version: 1, text: Arc::from(""), uses: Arc::from([]), since: 1, committed_ms: 0 };
+            types.insert(t.named.name.clone(), TypeEntry { info: t.clone(), meta });
+        }
+        let view = Arc::new(types.iter().map(|(n, e)| (n.clone(), e.info.named.version)).collect());
+        let world = World {
+            age: 1,
+            table: base.table.clone(),
+            fns: base.fns.clone(),
+            types,
+            globals: base.globals.clone(),
+            view,
+            migration_units: base.migration_units.clone(),
+            experiments: base.experiments.clone(),
+            overlay_tables: Default::default(),
+        };
+        self.shared.publish(Arc::new(world));
+    }
+
     /// Every version of `name`, oldest first.
     pub fn history(&mut self, name: &str) -> Vec<HistoryEntry> {
         self.load_history();
@@ -903,6 +929,47 @@ pub fn run(shared: &Arc<Shared>, thunk: &Thunk, options: EvalOptions) -> Result<
     let options = EvalOptions { overlay: thunk.overlay.clone().or(options.overlay), ..options };
     // SAFETY: a `Thunk` holds its entry address and the unit it lives in.
     unsafe { eval::run_thunk(thunk.world.clone(), shared.clone(), thunk.code, &thunk.ret, options) }
+}
+
+/// Calls global function `name` of `world` as one top-level evaluation
+/// (a served request: `handle(req)`), its arguments given in image form
+/// and converted to runtime values of its parameter types; answers the
+/// result in image form. `Err` carries the runtime error (or why the call
+/// could not be made).
+pub fn call(
+    shared: &Arc<Shared>,
+    world: Arc<World>,
+    name: &str,
+    args: &[crate::image::Value],
+    options: EvalOptions,
+) -> Result<crate::image::Value, RuntimeError> {
+    let plain = |message: String| RuntimeError { message, frames: vec![] };
+    let f = world.fns.get(name).ok_or_else(|| plain(format!("unknown name `{name}` in world {}", world.age)))?;
+    let (slot, sig) = (f.slot, f.sig.clone());
+    if sig.params.len() != args.len() {
+        return Err(plain(format!("`{name}` takes {} arguments, not {}", sig.params.len(), args.len())));
+    }
+    let entry = codegen::spawn::task_entry(&sig.params.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(), &sig.ret)
+        .map_err(|e| plain(e.0))?;
+    let mut bits = Vec::new();
+    for (v, (_, ty)) in args.iter().zip(&sig.params) {
+        match crate::image::values::from_image(v, codegen::layout::type_desc(ty, &RegisteredTypes)) {
+            Ok(b) => bits.push(OwnedValue { bits: b, ty: ty.clone() }),
+            Err(e) => return Err(plain(format!("invalid argument: {e}"))),
+        }
+    }
+    let raw: Vec<u64> = bits.iter().map(|v| v.bits).collect();
+    // SAFETY: the entry calls slot `slot` of the evaluation's table, which
+    // holds `name` with exactly this signature; the arguments are live
+    // values of its parameter types, borrowed for the call.
+    let value = unsafe {
+        eval::run_entry(world, shared.clone(), &sig.ret, options, &|ctx, out| {
+            entry(ctx, slot as u64, raw.as_ptr(), out)
+        })
+    }?;
+    drop(bits);
+    // SAFETY: `value` is a live value of the function's result type.
+    Ok(unsafe { crate::image::values::to_image(value.bits, codegen::layout::type_desc(&sig.ret, &RegisteredTypes)) })
 }
 
 /// Tells the runtime the layout of one version of a user type.

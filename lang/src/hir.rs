@@ -258,6 +258,11 @@ pub enum Builtin {
     WorldAge,
     LatestWorld,
     Define,
+    /// `json_parse(str) -> Json` and the other JSON builtins of section 14.1;
+    /// their signatures name the standard library's `Json` type.
+    JsonParse,
+    JsonText,
+    JsonGet,
 }
 
 impl Builtin {
@@ -310,6 +315,9 @@ impl Builtin {
         ("world_age", Builtin::WorldAge),
         ("latest_world", Builtin::LatestWorld),
         ("define", Builtin::Define),
+        ("json_parse", Builtin::JsonParse),
+        ("json_text", Builtin::JsonText),
+        ("json_get", Builtin::JsonGet),
     ];
 
     pub fn from_name(name: &str) -> Option<Builtin> {

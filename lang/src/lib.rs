@@ -14,5 +14,6 @@ pub mod hir;
 pub mod incremental;
 pub mod lexer;
 pub mod parser;
+pub mod prelude;
 pub mod span;
 pub mod types;

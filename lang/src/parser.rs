@@ -439,8 +439,18 @@ impl<'s> Parser<'s> {
     }
 
     /// The `;` after a top-level item, optional at the very end of the input.
+    /// The `;` after a `let`, `var`, `forget` or `graduate` item. It may be
+    /// left out at the end of the input (SPEC 2) and — as the conformance
+    /// case `serve/basic.sh` writes a file — before an item that starts on
+    /// a new line: `var hits: int = 0` then `fn handle(...)`. No expression
+    /// continues with an item keyword, so this is never ambiguous.
     fn item_end(&mut self) -> PResult<()> {
-        if self.eat(&TokenKind::Semi) || self.at(&TokenKind::Eof) { Ok(()) } else { Err(self.expected("`;`")) }
+        if self.eat(&TokenKind::Semi) || self.at(&TokenKind::Eof) {
+            return Ok(());
+        }
+        let on_new_line = self.src[self.prev_end() as usize..self.span().start as usize].contains('\n');
+        let item_follows = self.at_item_keyword() || self.at(&TokenKind::Var) || self.at(&TokenKind::Let);
+        if on_new_line && item_follows { Ok(()) } else { Err(self.expected("`;`")) }
     }
 
     fn ident(&mut self, what: &str) -> PResult<Ident> {

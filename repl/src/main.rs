@@ -6,6 +6,7 @@ mod commands;
 mod interactive;
 mod say;
 mod script;
+mod serve;
 mod session;
 mod transcript;
 
@@ -55,6 +56,20 @@ enum Command {
     Check { file: PathBuf },
     /// Print the newest world of an image as one source file.
     Export { image: PathBuf },
+    /// Serve HTTP with `handle(req: Request) -> Response` (an image, or a program committed into a fresh session).
+    Serve {
+        target: PathBuf,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 7070)]
+        port: u16,
+        /// Bound on each request, from when it has been read (retries included).
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        request_timeout: u64,
+        /// On shutdown, how long in-flight requests and running tasks may take to finish.
+        #[arg(long, value_name = "MS", default_value_t = 5000)]
+        grace: u64,
+    },
     /// A REPL connected to the process running IMAGE; `--script` replays a transcript there.
     Attach {
         image: PathBuf,
@@ -129,6 +144,15 @@ fn run_command(cli: Cli) -> ExitCode {
             }
         },
         Some(Command::Attach { image, script, record }) => attach::run(&image, script.as_deref(), record),
+        Some(Command::Serve { target, host, port, request_timeout, grace }) => {
+            let opts = serve::ServeOptions {
+                host,
+                port,
+                request_timeout: Duration::from_millis(request_timeout),
+                grace: Duration::from_millis(grace),
+            };
+            serve_target(&target, opts)
+        }
         Some(Command::Repl { image: Some(image), eval: Some(expr), .. }) => eval_in_image(&image, &expr),
         Some(Command::Repl { image, script: Some(script), record, grace, .. }) => {
             script::run(&script, record, Duration::from_millis(grace), image.as_deref())
@@ -143,6 +167,43 @@ fn run_command(cli: Cli) -> ExitCode {
         ),
         None => interactive::run(SessionConfig::stdout(None), None),
     }
+}
+
+/// `strata serve IMAGE|FILE.strata`: the image (bound, reachable by
+/// `strata attach`), or the program committed into a fresh session with its
+/// top-level expressions run (not `main`); then serving until a signal.
+fn serve_target(target: &Path, opts: serve::ServeOptions) -> ExitCode {
+    let config = SessionConfig { grace: opts.grace, ..SessionConfig::stdout(None) };
+    let is_program = target.extension().is_some_and(|e| e == "strata");
+    let session = if is_program {
+        let source = match read_source(target) {
+            Ok(s) => s,
+            Err(msg) => {
+                crate::say::err!("{msg}");
+                return ExitCode::from(1);
+            }
+        };
+        let session = Arc::new(Session::new(config));
+        if let Err(f) = run_program(&session, &source, &target.display().to_string(), false) {
+            crate::say::err!("{f}");
+            return ExitCode::from(1);
+        }
+        session
+    } else {
+        match Session::open(config, target, session::Access::Bound) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                crate::say::err!("{e}");
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let _attach = (!is_program).then(|| attach::serve(&session, target).ok()).flatten();
+    let signalled = Arc::new(AtomicBool::new(false));
+    if let Err(e) = watch_shutdown_signals(&session, &signalled) {
+        crate::say::err!("warning: SIGINT/SIGTERM will not shut down gracefully: {e}");
+    }
+    serve::run(session, opts)
 }
 
 /// `strata repl IMAGE --eval EXPR`: the image read-only, no task resumed;
@@ -222,7 +283,7 @@ fn run_file(path: &Path, config: SessionConfig) -> ExitCode {
     if let Err(e) = watch_shutdown_signals(&session, &signalled) {
         crate::say::err!("warning: SIGINT/SIGTERM will not shut down gracefully: {e}");
     }
-    let result = run_program(&session, &source, &name);
+    let result = run_program(&session, &source, &name, true);
     session.shutdown();
     drop(session);
     match result {
@@ -261,7 +322,7 @@ fn watch_shutdown_signals(session: &Arc<Session>, signalled: &Arc<AtomicBool>) -
 /// runs); then its definitions commit as one transaction, and each
 /// top-level expression, then `main()`, runs as if entered at the REPL:
 /// checked against the newest world when its turn comes, and pinned to it.
-fn run_program(session: &Session, source: &str, name: &str) -> Result<(), session::Failure> {
+fn run_program(session: &Session, source: &str, name: &str, call_main: bool) -> Result<(), session::Failure> {
     session.check(source, name)?;
     let (prog, _) = lang::parser::parse(source);
     let exprs: Vec<std::ops::Range<usize>> = prog
@@ -278,7 +339,7 @@ fn run_program(session: &Session, source: &str, name: &str) -> Result<(), sessio
         let others: Vec<_> = [0..r.start, r.end..source.len()].into_iter().collect();
         session.input(&blank_out(source, &others), name).map_err(|(_, f)| f)?;
     }
-    if session.has_function("main") {
+    if call_main && session.has_function("main") {
         session.input("main()", "<main>").map_err(|(_, f)| f)?;
     }
     Ok(())

@@ -190,6 +190,15 @@ impl FnCx<'_, '_, '_> {
                 let r = self.call_helper("rt_stop_requested", &[ctx])?.expect("u8");
                 Self::borrowed(vec![r], Ty::Bool)
             }
+            Builtin::JsonParse => {
+                let d = self.tdesc(ty);
+                self.heap_call("rt_json_parse", &[ctx, a[0].v(), d], ty, Some(span))?
+            }
+            Builtin::JsonText => self.heap_call("rt_json_text", &[ctx, a[0].v()], ty, Some(span))?,
+            Builtin::JsonGet => {
+                let d = self.tdesc(ty);
+                self.heap_call("rt_json_get", &[ctx, a[0].v(), a[1].v(), d], ty, Some(span))?
+            }
             Builtin::Each | Builtin::Map | Builtin::Filter | Builtin::Fold | Builtin::Assert => {
                 unreachable!("handled above")
             }

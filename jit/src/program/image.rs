@@ -138,6 +138,8 @@ impl Program {
         for (n, e) in world.experiments.iter() {
             def(n, DefKind::Experiment, &e.meta, 0, None);
         }
+        // World 1's definitions are the standard library's, not the image's.
+        defs.retain(|d| d.since > 1);
         defs.sort_by(|a, b| (a.since, &a.def.name).cmp(&(b.since, &b.def.name)));
         let mut values = Vec::new();
         for (name, g) in world.globals.iter() {

@@ -50,9 +50,9 @@ impl Program {
         let mut world = World {
             age,
             table: Vec::new(),
-            fns: imbl::HashMap::new(),
-            types: imbl::HashMap::new(),
-            globals: imbl::HashMap::new(),
+            fns: base.fns.clone(),
+            types: base.types.clone(),
+            globals: base.globals.clone(),
             view: base.view.clone(),
             migration_units: imbl::Vector::new(),
             experiments: imbl::HashMap::new(),

@@ -37,6 +37,13 @@ fn push_quoted(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// A float's display form (section 3.2: Rust's `{:?}` for f64, so `1.0`,
+/// `0.1`, `1e300`, `inf`, `NaN`); `json_text` writes `Num` the same way.
+pub fn push_float(out: &mut String, f: f64) {
+    use std::fmt::Write;
+    let _ = write!(out, "{f:?}");
+}
+
 enum Work {
     Val(u64, u32, bool),
     Text(&'static str),
@@ -80,9 +87,7 @@ unsafe fn display_one(out: &mut String, stack: &mut Vec<Work>, bits: u64, td: u3
         RType::Int => {
             let _ = write!(out, "{}", bits as i64);
         }
-        RType::Float => {
-            let _ = write!(out, "{:?}", f64::from_bits(bits));
-        }
+        RType::Float => push_float(out, f64::from_bits(bits)),
         RType::Bool => out.push_str(if bits != 0 { "true" } else { "false" }),
         RType::Unit => out.push_str("()"),
         RType::Str => {

@@ -150,6 +150,10 @@ helpers! {
     rt_map_remove(*const Header, i64) -> *mut Header;
     rt_map_keys(*const Header) -> *mut Header;
     rt_map_values(*const Header) -> *mut Header;
+    // JSON (section 14.1)
+    rt_json_parse(*mut Ctx, *const Header, u32) -> *mut Header;
+    rt_json_text(*mut Ctx, *const Header) -> *mut Header;
+    rt_json_get(*mut Ctx, *const Header, *const Header, u32) -> *mut Header;
 }
 
 static TABLE: LazyLock<Vec<Helper>> = LazyLock::new(build);

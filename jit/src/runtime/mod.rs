@@ -32,6 +32,7 @@ pub mod display;
 pub mod errors;
 pub mod heap;
 pub mod helpers;
+pub mod json;
 pub mod map;
 pub mod numbers;
 pub mod string;
@@ -39,12 +40,15 @@ pub mod types;
 pub mod vector;
 
 #[cfg(test)]
+mod json_tests;
+#[cfg(test)]
 mod tests;
 
 pub use display::{display, equal, quote, rt_eq, rt_print, rt_to_str};
 pub use errors::{ERR_DIVISION_BY_ZERO, ERR_INTEGER_OVERFLOW, rt_assert_failed, rt_raise};
 pub use heap::{HeapRef, dec, enum_unit, free, inc, live_objects, rt_alloc_enum, rt_alloc_record, rt_dec, rt_free};
 pub use helpers::{AbiTy, Helper, helper, helpers};
+pub use json::{rt_json_get, rt_json_parse, rt_json_text};
 pub use map::{
     KEY_BOOL, KEY_INT, KEY_STR, rt_map_build_insert, rt_map_get, rt_map_get_or, rt_map_has, rt_map_insert,
     rt_map_insert_move, rt_map_keys, rt_map_len, rt_map_new, rt_map_remove, rt_map_values,

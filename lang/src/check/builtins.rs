@@ -2,7 +2,7 @@
 //! names user definitions may not take.
 
 use super::body::{BodyCx, error_expr, mk};
-use super::diag::{self, MISMATCH, WRONG_ARGS};
+use super::diag::{self, MISMATCH, UNKNOWN, WRONG_ARGS};
 use super::expr::{known, needs_expected};
 use crate::ast;
 use crate::hir::{self, Builtin as B, ExprKind as H};
@@ -26,7 +26,7 @@ pub(super) enum DefKind {
 /// `fn insert`, which a strict reading of section 5.1 would reject. Other
 /// definitions (types, globals) may not take a builtin's name.
 pub(super) fn reserved(name: &str, kind: DefKind) -> bool {
-    if matches!(name, "int" | "float" | "bool" | "str") {
+    if matches!(name, "int" | "float" | "bool" | "str") || crate::prelude::RESERVED.contains(&name) {
         return true;
     }
     kind != DefKind::Fn && B::from_name(name).is_some()
@@ -48,8 +48,9 @@ fn arity(b: B) -> usize {
         | B::Lower => 1,
         B::ParseInt | B::ParseFloat | B::Pop | B::Reverse | B::Sort | B::Keys | B::Values => 1,
         B::Sleep | B::Wait | B::Resume | B::Define => 1,
+        B::JsonParse | B::JsonText => 1,
         B::Assert | B::Min | B::Max | B::Pow | B::Contains | B::Split | B::Join | B::Push | B::Concat => 2,
-        B::Each | B::Map | B::Filter | B::Range | B::Has | B::Remove => 2,
+        B::Each | B::Map | B::Filter | B::Range | B::Has | B::Remove | B::JsonGet => 2,
         B::Set | B::Slice | B::Fold | B::Get | B::Insert => 3,
     }
 }
@@ -101,6 +102,7 @@ impl BodyCx<'_, '_> {
             B::Each | B::Map | B::Filter => self.bi_higher(b, args, expected),
             B::Fold => self.bi_fold(args, expected),
             B::Get | B::Has | B::Insert | B::Remove | B::Keys | B::Values => self.bi_map(b, args, expected),
+            B::JsonParse | B::JsonText | B::JsonGet => self.bi_json(b, args, span),
             _ => self.bi_fixed(b, args),
         };
         mk(H::Builtin { op: b, args: hargs }, ty, span)
@@ -118,6 +120,31 @@ impl BodyCx<'_, '_> {
 
     fn bi_fixed(&mut self, b: B, a: &[ast::Expr]) -> Checked {
         let Some((params, ret)) = fixed(b) else { return (Vec::new(), Ty::Error) };
+        let hargs = a.iter().zip(&params).map(|(x, t)| self.expect(x, t)).collect();
+        (hargs, ret)
+    }
+
+    /// `json_parse(str) -> Json`, `json_text(Json) -> str`,
+    /// `json_get(Json, str) -> Json` (section 14.1), with `Json` the type of
+    /// that name in the world the call is checked in (the standard library's,
+    /// world 1). Without one, the call is an error, not a panic.
+    fn bi_json(&mut self, b: B, a: &[ast::Expr], span: Span) -> Checked {
+        let Some(json) = self.ns.named_ty("Json") else {
+            self.error(diag::err(
+                UNKNOWN,
+                format!("`{}` needs the standard library type `Json`, which this world does not have", b.name()),
+                span,
+                "no `Json` type here",
+            ));
+            a.iter().for_each(|x| self.loose(x));
+            return (Vec::new(), Ty::Error);
+        };
+        let json = Ty::Named(json);
+        let (params, ret) = match b {
+            B::JsonParse => (vec![Ty::Str], json),
+            B::JsonText => (vec![json], Ty::Str),
+            _ => (vec![json.clone(), Ty::Str], json),
+        };
         let hargs = a.iter().zip(&params).map(|(x, t)| self.expect(x, t)).collect();
         (hargs, ret)
     }

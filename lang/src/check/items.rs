@@ -24,15 +24,16 @@ pub(super) fn check(
     let mut ns = Namespace::new(env);
     // Items that passed the name checks (duplicates are skipped after their
     // first definition so one mistake gives one message).
-    let live = declare_names(prog, &mut ns, &mut diags);
+    let prelude = restoring.is_some_and(|r| r.prelude);
+    let live = declare_names(prog, &mut ns, &mut diags, prelude);
 
     let types = collect_types(prog, &live, restoring, &mut ns, &mut diags);
     let sigs = collect_sigs(prog, &live, &mut ns, &mut diags);
     let global_tys = pre_register_globals(prog, &live, &mut ns, &mut diags);
     check_defaults(&types, &mut ns, &mut diags);
     let globals = match restoring {
-        Some(_) => restored_globals(prog, global_tys, source, &mut diags),
-        None => check_globals(prog, &live, global_tys, source, &mut ns, &mut diags),
+        Some(r) if !r.prelude => restored_globals(prog, global_tys, source, &mut diags),
+        _ => check_globals(prog, &live, global_tys, source, &mut ns, &mut diags),
     };
 
     let mut fns = Vec::new();
@@ -72,7 +73,12 @@ pub(super) fn check(
 /// Claims every defined name; reports reserved names, duplicates, kind
 /// changes against the world, and item kinds not supported yet. Returns the
 /// indices of the items to check further.
-fn declare_names(prog: &ast::Program, ns: &mut Namespace, diags: &mut Vec<Diagnostic>) -> HashSet<usize> {
+fn declare_names(
+    prog: &ast::Program,
+    ns: &mut Namespace,
+    diags: &mut Vec<Diagnostic>,
+    prelude: bool,
+) -> HashSet<usize> {
     let mut live = HashSet::new();
     for (i, item) in prog.items.iter().enumerate() {
         let (name, kind) = match item {
@@ -94,7 +100,7 @@ fn declare_names(prog: &ast::Program, ns: &mut Namespace, diags: &mut Vec<Diagno
                 continue;
             }
         };
-        if reserved(&name.name, kind) {
+        if reserved(&name.name, kind) && !prelude {
             diags.push(
                 diag::err(
                     RESERVED,

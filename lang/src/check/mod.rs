@@ -191,14 +191,34 @@ pub fn check_transaction(prog: &ast::Program, source: &Arc<str>, env: &dyn Env) 
 #[derive(Clone, Debug, Default)]
 pub struct Restoring {
     pub schema: std::collections::HashMap<Arc<str>, u32>,
+    /// Checking the standard library itself (world 1), which may take the
+    /// names reserved for it.
+    prelude: bool,
+}
+
+impl Restoring {
+    pub fn new(schema: std::collections::HashMap<Arc<str>, u32>) -> Restoring {
+        Restoring { schema, prelude: false }
+    }
 }
 
 /// Checks the newest world of a reopened image as one transaction against
-/// the standard library only (see [`Restoring`]).
+/// world 1, the standard library (see [`Restoring`]).
 pub fn check_restored(
     prog: &ast::Program,
     source: &Arc<str>,
+    env: &dyn Env,
     restoring: &Restoring,
 ) -> Result<Checked, Vec<Diagnostic>> {
-    items::check(prog, source, &EmptyEnv, Some(restoring))
+    items::check(prog, source, env, Some(restoring))
+}
+
+/// The standard library's definitions (world 1), checked.
+pub fn check_prelude() -> Result<Checked, Vec<Diagnostic>> {
+    let (prog, diags) = crate::parser::parse(crate::prelude::SOURCE);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let source: Arc<str> = Arc::from(crate::prelude::SOURCE);
+    items::check(&prog, &source, &EmptyEnv, Some(&Restoring { prelude: true, ..Restoring::default() }))
 }

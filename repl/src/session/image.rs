@@ -150,7 +150,8 @@ impl Engine {
             .map(|c| (Arc::from(c.def.name.as_str()), c.def.schema))
             .collect();
         let src: Arc<str> = Arc::from(source.as_str());
-        let checked = lang::check::check_restored(&prog, &src, &lang::check::Restoring { schema })
+        let world1 = self.shared.newest();
+        let checked = lang::check::check_restored(&prog, &src, &*world1, &lang::check::Restoring::new(schema))
             .map_err(|d| format!("error: the image's newest world does not check:\n{}", render(&d, &name, &source)))?;
         let mut program = self.program.lock().unwrap_or_else(|e| e.into_inner());
         let world =

@@ -25,12 +25,14 @@ mod image_tests;
 mod items;
 #[cfg(test)]
 mod migration_props;
+mod serve;
 #[cfg(test)]
 mod task_tests;
 
 use deps::{Hiding, forgotten, render_breaks, settle_or_revert, still_used, texts_of};
 pub use image::{Access, export};
 use items::{ack_items, def_name, drop_unchanged, ends_with_expression};
+pub use serve::{HttpReply, HttpRequest, error_body};
 
 /// How an input failed; `Display` gives the full user-facing message.
 #[derive(Debug)]
@@ -366,12 +368,27 @@ impl Session {
     }
 
     pub fn new(config: SessionConfig) -> Session {
-        let program = Program::new();
+        let mut program = Program::new();
+        let mut incremental = lang::incremental::Incremental::new();
+        match lang::check::check_prelude() {
+            Ok(checked) => {
+                program.install_prelude(&checked);
+                // Re-checked dependents see world 1 through the database too.
+                let source = lang::prelude::SOURCE;
+                let (prog, _) = lang::parser::parse(source);
+                let texts = texts_of(&prog, source, &checked, &[]);
+                let prospect = deps::apply(&mut incremental, &checked, &texts, &[]);
+                incremental.settle(prospect, &[]);
+            }
+            // The standard library's own text is fixed: a failure is a bug
+            // of this build, and the session goes on without it.
+            Err(d) => crate::say::err!("internal error: the standard library does not check: {:?}", d.first()),
+        }
         let shared = program.shared.clone();
         let timeout_ms = std::sync::atomic::AtomicU64::new(millis(config.timeout));
         let engine = Engine {
             program: Mutex::new(program),
-            incremental: Mutex::new(lang::incremental::Incremental::new()),
+            incremental: Mutex::new(incremental),
             shared,
             config,
             timeout_ms,

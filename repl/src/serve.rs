@@ -1,0 +1,203 @@
+//! `strata serve IMAGE|FILE.strata` (SPEC 14.1): HTTP/1.1 with hyper on a
+//! small tokio reactor, which only reads requests and writes answers; every
+//! evaluation runs on a pool of worker threads with evaluation stacks (at
+//! least two, so one dead loop never holds up the rest). The request as an
+//! evaluation is the session's (`session::serve`).
+
+use crate::session::{HttpReply, HttpRequest, Session, error_body};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A body over this is answered 413.
+const MAX_BODY: usize = 1 << 20;
+
+pub struct ServeOptions {
+    pub host: String,
+    pub port: u16,
+    pub request_timeout: Duration,
+    pub grace: Duration,
+}
+
+/// A request handed to the worker pool, with where its answer goes.
+struct Job {
+    request: HttpRequest,
+    deadline: Instant,
+    reply: tokio::sync::oneshot::Sender<HttpReply>,
+}
+
+/// Serves `session` until it shuts down (SIGINT/SIGTERM).
+pub fn run(session: Arc<Session>, opts: ServeOptions) -> ExitCode {
+    let listener = match std::net::TcpListener::bind((opts.host.as_str(), opts.port)) {
+        Ok(l) => l,
+        Err(e) => {
+            crate::say::err!("error: cannot listen on {}:{}: {e}", opts.host, opts.port);
+            return ExitCode::from(1);
+        }
+    };
+    let addr = match listener.local_addr().and_then(|a| listener.set_nonblocking(true).map(|_| a)) {
+        Ok(a) => a,
+        Err(e) => {
+            crate::say::err!("error: cannot listen: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    crate::say::out!("listening on http://{addr}");
+    let jobs = start_workers(&session);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            crate::say::err!("error: cannot start the HTTP reactor: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let served = runtime.block_on(accept_loop(listener, session.clone(), jobs, opts));
+    drop(runtime);
+    session.shutdown();
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            crate::say::err!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The worker threads (each with an evaluation stack); they take requests
+/// from one queue in arrival order.
+fn start_workers(session: &Arc<Session>) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    let n = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2) * 2;
+    for i in 0..n {
+        let rx = rx.clone();
+        let session = Arc::downgrade(session);
+        let _ = jit::eval::spawn_eval_thread(format!("strata-worker-{i}"), move || {
+            loop {
+                let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let Ok(job) = job else { return };
+                let Some(session) = session.upgrade() else { return };
+                let reply = session.serve_request(&job.request, job.deadline);
+                let _ = job.reply.send(reply);
+            }
+        });
+    }
+    tx
+}
+
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    session: Arc<Session>,
+    jobs: mpsc::Sender<Job>,
+    opts: ServeOptions,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let timeout = opts.request_timeout;
+    loop {
+        if session.shutting_down() {
+            break;
+        }
+        let accepted = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
+        let Ok(Ok((stream, _))) = accepted else { continue };
+        let jobs = jobs.clone();
+        let session = session.clone();
+        let service = service_fn(move |req| answer(req, jobs.clone(), session.clone(), timeout));
+        let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    // In-flight requests get the grace period (section 8).
+    let _ = tokio::time::timeout(opts.grace, graceful.shutdown()).await;
+    Ok(())
+}
+
+/// One HTTP request: read (bounded), handed to a worker, answered.
+async fn answer(
+    req: hyper::Request<Incoming>,
+    jobs: mpsc::Sender<Job>,
+    session: Arc<Session>,
+    timeout: Duration,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Ok(refused(413, "too large: the body is over 1 MiB", &session, "service")),
+    };
+    // Request-scope overrides are code from the client: this server was
+    // not started to accept them (SPEC 14.4), so nothing runs.
+    if is_override(&body) {
+        let msg = "override refused: this server does not accept request overrides (start it with --allow-overrides TOKEN_FILE)";
+        return Ok(refused(403, msg, &session, "request"));
+    }
+    let deadline = Instant::now() + timeout;
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in parts.headers.iter() {
+        let value = String::from_utf8_lossy(value.as_bytes()).to_string();
+        headers
+            .entry(name.as_str().to_ascii_lowercase())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let path = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8_lossy().to_string();
+    let query =
+        parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    let request = HttpRequest {
+        method: parts.method.to_string(),
+        path,
+        query,
+        headers,
+        body: String::from_utf8_lossy(&body).to_string(),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if jobs.send(Job { request, deadline, reply: tx }).is_err() {
+        return Ok(refused(503, "stop requested: the server is shutting down", &session, "service"));
+    }
+    match rx.await {
+        Ok(reply) => Ok(to_http(reply)),
+        Err(_) => Ok(refused(503, "stop requested: the server is shutting down", &session, "service")),
+    }
+}
+
+/// Whether a body is a JSON object with an `"override"` member.
+fn is_override(body: &[u8]) -> bool {
+    matches!(serde_json::from_slice::<serde_json::Value>(body), Ok(serde_json::Value::Object(m)) if m.contains_key("override"))
+}
+
+/// An answer given before any evaluation: in the newest world's name.
+fn refused(status: u16, message: &str, session: &Session, scope: &str) -> hyper::Response<Full<Bytes>> {
+    let world = session.world_age();
+    let mut headers = vec![
+        ("content-type".to_string(), "application/json".to_string()),
+        ("x-strata-world".to_string(), world.to_string()),
+        ("x-strata-scope".to_string(), scope.to_string()),
+    ];
+    if scope == "request" {
+        headers.push(("x-strata-writes".into(), "discarded".into()));
+    }
+    to_http(HttpReply { status, headers, body: error_body(message, world) })
+}
+
+fn to_http(reply: HttpReply) -> hyper::Response<Full<Bytes>> {
+    let mut b = hyper::Response::builder().status(reply.status);
+    for (k, v) in &reply.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(Full::new(Bytes::from(reply.body))).unwrap_or_else(|e| {
+        let mut r = hyper::Response::new(Full::new(Bytes::from(format!("{{\"error\":\"invalid response: {e}\"}}"))));
+        *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}

@@ -1,0 +1,218 @@
+//! One served request as an evaluation (SPEC 14.1): `handle(req)` pinned
+//! to the newest world when it starts, under the experiment the request is
+//! routed to; a `write conflict` is retried in the newest world while time
+//! is left; failures become JSON error answers. The HTTP side is
+//! `crate::serve`'s.
+
+use super::Session;
+use jit::image::Value;
+use jit::program::World;
+use lang::types::Ty;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A request as `handle` sees it (header names lower-case, repeated ones
+/// joined; path and query percent-decoded).
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    pub query: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// What goes back to the client.
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// Where a request runs (`x-strata-scope`).
+enum Scope {
+    Service,
+    Experiment(Arc<str>),
+}
+
+impl Scope {
+    fn header(&self) -> String {
+        match self {
+            Scope::Service => "service".into(),
+            Scope::Experiment(n) => format!("experiment {n}"),
+        }
+    }
+}
+
+/// `{"error": MESSAGE, "world": N}` in `json_text` form.
+pub fn error_body(message: &str, world: u64) -> String {
+    format!("{{\"error\":{},\"world\":{world}}}", jit::runtime::json::json_str(message))
+}
+
+/// The JSON error answer.
+fn error_reply(status: u16, message: &str, world: u64, scope: &Scope) -> HttpReply {
+    HttpReply {
+        status,
+        headers: strata_headers(world, scope, Some("application/json")),
+        body: error_body(message, world),
+    }
+}
+
+fn strata_headers(world: u64, scope: &Scope, content_type: Option<&str>) -> Vec<(String, String)> {
+    let mut h = vec![("x-strata-world".into(), world.to_string()), ("x-strata-scope".into(), scope.header())];
+    if let Some(ct) = content_type {
+        h.push(("content-type".into(), ct.into()));
+    }
+    h
+}
+
+/// FNV-1a, 64-bit: a key's bucket is this mod 10,000 (SPEC 14.3).
+pub fn bucket(key: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h % 10_000
+}
+
+/// The experiment a request runs in: named by `x-strata-experiment`, or
+/// the one whose share holds its `x-strata-key`'s bucket (shares are
+/// consecutive ranges from 0, in the order of the worlds that gave them).
+fn route(world: &World, req: &HttpRequest) -> Result<Scope, String> {
+    if let Some(name) = req.headers.get("x-strata-experiment") {
+        return match world.experiments.get_key_value(name.as_str()) {
+            Some((n, _)) => Ok(Scope::Experiment(n.clone())),
+            None => Err(format!("unknown experiment {name}")),
+        };
+    }
+    let Some(key) = req.headers.get("x-strata-key") else { return Ok(Scope::Service) };
+    let b = bucket(key);
+    let mut shares: Vec<(u64, &Arc<str>, u32)> = world
+        .experiments
+        .iter()
+        .filter(|(_, e)| e.sig.traffic > 0)
+        .map(|(n, e)| (e.meta.since, n, e.sig.traffic))
+        .collect();
+    shares.sort();
+    let mut start = 0u64;
+    for (_, name, share) in shares {
+        let end = start + share as u64 * 100;
+        if (start..end).contains(&b) {
+            return Ok(Scope::Experiment(name.clone()));
+        }
+        start = end;
+    }
+    Ok(Scope::Service)
+}
+
+/// Whether `handle` has the type `fn(Request) -> Response` in `world`.
+fn has_handle(world: &World) -> bool {
+    let named = |t: &Ty, n: &str| matches!(t, Ty::Named(nt) if &*nt.name == n);
+    world.fns.get("handle").is_some_and(|f| {
+        f.sig.params.len() == 1 && named(&f.sig.params[0].1, "Request") && named(&f.sig.ret, "Response")
+    })
+}
+
+fn str_map(m: &BTreeMap<String, String>) -> Value {
+    Value::Map(m.iter().map(|(k, v)| (Value::Str(k.clone()), Value::Str(v.clone()))).collect())
+}
+
+impl Session {
+    /// Serves one request: `handle(req)` in the newest world, retried there
+    /// after a write conflict, until `deadline`.
+    pub fn serve_request(&self, req: &HttpRequest, deadline: Instant) -> HttpReply {
+        let shared = &self.engine.shared;
+        loop {
+            let world = shared.newest();
+            let scope = match route(&world, req) {
+                Ok(s) => s,
+                Err(msg) => return error_reply(400, &msg, world.age, &Scope::Service),
+            };
+            if !has_handle(&world) {
+                let msg = format!("no handle(req: Request) -> Response in world {}", world.age);
+                return error_reply(503, &msg, world.age, &scope);
+            }
+            let version = world.types.get("Request").map_or(1, |t| t.info.named.version);
+            let arg = Value::Record {
+                ty: "Request".into(),
+                version,
+                fields: vec![
+                    Value::Str(req.method.clone()),
+                    Value::Str(req.path.clone()),
+                    str_map(&req.query),
+                    str_map(&req.headers),
+                    Value::Str(req.body.clone()),
+                ],
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return error_reply(503, "timeout: the request timeout ran out", world.age, &scope);
+            }
+            let mut options = self.engine.options(false);
+            options.timeout = Some(left);
+            options.overlay = match &scope {
+                Scope::Experiment(n) => Some(n.clone()),
+                Scope::Service => None,
+            };
+            let age = world.age;
+            let result = jit::program::call(shared, world, "handle", &[arg], options);
+            if let Scope::Experiment(n) = &scope {
+                shared.count_experiment_request(n, result.is_err());
+            }
+            match result {
+                Ok(v) => return reply_from(&v, age, &scope),
+                Err(e) if e.message.starts_with("write conflict") && Instant::now() < deadline => continue,
+                Err(e) => {
+                    let status = if e.message.starts_with("timeout") { 503 } else { 500 };
+                    crate::say::err!("request {} {} failed in world {age}: {}", req.method, req.path, e.message);
+                    return error_reply(status, &e.message, age, &scope);
+                }
+            }
+        }
+    }
+}
+
+/// The HTTP answer of a `Response` value; the Strata headers override the
+/// handler's own of the same name.
+fn reply_from(v: &Value, world: u64, scope: &Scope) -> HttpReply {
+    let Value::Record { fields, .. } = v else {
+        return error_reply(500, "internal error: handle returned no Response", world, scope);
+    };
+    let status = match fields.first() {
+        Some(Value::Int(s)) if (100..=999).contains(s) => *s as u16,
+        Some(Value::Int(s)) => {
+            return error_reply(500, &format!("invalid argument: {s} is not an HTTP status"), world, scope);
+        }
+        _ => 200,
+    };
+    let mut headers = Vec::new();
+    if let Some(Value::Map(m)) = fields.get(1) {
+        for (k, v) in m {
+            if let (Value::Str(k), Value::Str(v)) = (k, v)
+                && !k.eq_ignore_ascii_case("x-strata-world")
+                && !k.eq_ignore_ascii_case("x-strata-scope")
+            {
+                headers.push((k.clone(), v.clone()));
+            }
+        }
+    }
+    headers.extend(strata_headers(world, scope, None));
+    let body = match fields.get(2) {
+        Some(Value::Str(b)) => b.clone(),
+        _ => String::new(),
+    };
+    HttpReply { status, headers, body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket;
+
+    #[test]
+    fn buckets_are_fnv1a_mod_10000() {
+        // FNV-1a 64 of the empty string is the offset basis.
+        assert_eq!(bucket(""), 0xcbf2_9ce4_8422_2325 % 10_000);
+        assert_eq!(bucket("a"), 0xaf63_dc4c_8601_ec8c % 10_000);
+    }
+}
