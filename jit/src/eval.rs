@@ -137,6 +137,8 @@ pub struct EvalHost {
     /// The experiment it runs under and that overlay's table (kept alive
     /// while the evaluation's context points into it).
     pub(crate) overlay: Option<(Arc<str>, Arc<Vec<usize>>)>,
+    /// Request scope: writes are discarded; `spawn` and `resume` refused.
+    pub(crate) request_scope: bool,
 }
 
 impl EvalHost {
@@ -190,6 +192,9 @@ pub struct EvalOptions {
     pub task: Option<Arc<TaskSignals>>,
     /// The experiment whose overlay the evaluation runs under, if any.
     pub overlay: Option<Arc<str>>,
+    /// A request's own overlay (SPEC 14.4): it beats `overlay`, and the
+    /// evaluation's writes are discarded even when it succeeds.
+    pub request: Option<Arc<crate::program::RequestOverlay>>,
 }
 
 /// The default per-evaluation heap limit (SPEC section 9): 1 GiB.
@@ -258,7 +263,11 @@ pub(crate) unsafe fn run_entry(
     let live = Arc::new(LiveEval::new(opts.task.as_ref().map_or(0, |t| t.id)));
     // An experiment that no longer exists in this world leaves the
     // evaluation in service scope.
-    let overlay = opts.overlay.and_then(|name| world.overlay_table(&name).map(|t| (name, t)));
+    let request_scope = opts.request.is_some();
+    let overlay = match &opts.request {
+        Some(r) => Some((Arc::from("request"), r.table.clone())),
+        None => opts.overlay.and_then(|name| world.overlay_table(&name).map(|t| (name, t))),
+    };
     let table = overlay.as_ref().map_or(world.table_ptr(), |(_, t)| t.as_ptr() as *const *const u8);
     shared.tasks.enter(&live);
     let host = EvalHost {
@@ -273,6 +282,7 @@ pub(crate) unsafe fn run_entry(
         task: opts.task,
         live: live.clone(),
         overlay,
+        request_scope,
     };
     let limit = stack_limit();
     let state = EvalState { error: RefCell::new(None), output: opts.output, stack_limit: limit, host: Some(host) };
@@ -334,6 +344,11 @@ unsafe fn commit(
     ret: &lang::types::Ty,
     out: u64,
 ) -> Result<Option<OwnedValue>, RuntimeError> {
+    if host.request_scope {
+        // A request-scope evaluation changes no state (SPEC 14.4).
+        shared.globals.discard(&mut host.writes.borrow_mut());
+        return Ok(Some(OwnedValue { bits: out, ty: ret.clone() }));
+    }
     let journal = shared.journal.get().filter(|_| crate::persist::commits_anything(host));
     let loop_task = host.task.as_ref().filter(|t| t.is_loop).map(|t| t.id);
     // Initialisers run inside their transaction's commit, which holds the
@@ -521,11 +536,11 @@ unsafe extern "C" fn rt_define(ctx: *mut Ctx, src: *const abi::Header) -> i64 {
             return 0;
         }
         if let Some((name, _)) = &h.overlay {
+            let inside =
+                if h.request_scope { "a request's overlay".to_string() } else { format!("experiment `{name}`") };
             abi::raise(
                 ctx,
-                format!(
-                    "not allowed in an overlay: `define` cannot change the program from inside experiment `{name}`"
-                ),
+                format!("not allowed in an overlay: `define` cannot change the program from inside {inside}"),
             );
             return 0;
         }
@@ -625,6 +640,10 @@ unsafe extern "C" fn rt_spawn(ctx: *mut Ctx, site: u32, args: *const u64) -> i64
     // holding the site's arguments.
     unsafe {
         let Some(h) = host(ctx) else { return 0 };
+        if h.request_scope {
+            abi::raise(ctx, "not allowed in an overlay: a task would outlive the request's scope");
+            return 0;
+        }
         let overlay = h.overlay.as_ref().map(|(name, _)| name.clone());
         if let Some(name) = &overlay
             && crate::tasks::site_is_loop(site)
@@ -671,6 +690,10 @@ unsafe extern "C" fn rt_resume(ctx: *mut Ctx, id: i64) {
     // SAFETY: called by compiled code with its live context.
     unsafe {
         let Some(h) = host(ctx) else { return };
+        if h.request_scope {
+            abi::raise(ctx, "not allowed in an overlay: `resume` changes a task, which outlives the request's scope");
+            return;
+        }
         if let Err(msg) = h.shared.tasks.resume(&h.shared, id) {
             abi::raise(ctx, msg);
         }

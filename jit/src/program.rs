@@ -18,7 +18,7 @@ mod image;
 mod overlay;
 mod restore;
 
-pub use overlay::ExperimentEntry;
+pub use overlay::{ExperimentEntry, RequestOverlay};
 
 /// Type keys come from the runtime's process-wide registry.
 pub struct RegisteredTypes;

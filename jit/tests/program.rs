@@ -28,6 +28,7 @@ fn options(timeout: Option<Duration>) -> EvalOptions {
         memory_limit: DEFAULT_MEMORY_LIMIT,
         task: None,
         overlay: None,
+        request: None,
     }
 }
 

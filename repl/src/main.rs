@@ -69,6 +69,9 @@ enum Command {
         /// On shutdown, how long in-flight requests and running tasks may take to finish.
         #[arg(long, value_name = "MS", default_value_t = 5000)]
         grace: u64,
+        /// Run request-scope overrides from requests carrying this file's token (mode 0600).
+        #[arg(long, value_name = "TOKEN_FILE")]
+        allow_overrides: Option<PathBuf>,
     },
     /// A REPL connected to the process running IMAGE; `--script` replays a transcript there.
     Attach {
@@ -144,12 +147,20 @@ fn run_command(cli: Cli) -> ExitCode {
             }
         },
         Some(Command::Attach { image, script, record }) => attach::run(&image, script.as_deref(), record),
-        Some(Command::Serve { target, host, port, request_timeout, grace }) => {
+        Some(Command::Serve { target, host, port, request_timeout, grace, allow_overrides }) => {
+            let token = match allow_overrides.as_deref().map(serve::read_token).transpose() {
+                Ok(t) => t,
+                Err(e) => {
+                    crate::say::err!("{e}");
+                    return ExitCode::from(1);
+                }
+            };
             let opts = serve::ServeOptions {
                 host,
                 port,
                 request_timeout: Duration::from_millis(request_timeout),
                 grace: Duration::from_millis(grace),
+                token,
             };
             serve_target(&target, opts)
         }

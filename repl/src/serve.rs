@@ -24,6 +24,41 @@ pub struct ServeOptions {
     pub port: u16,
     pub request_timeout: Duration,
     pub grace: Duration,
+    /// The token requests must carry to run an override (`--allow-overrides`).
+    pub token: Option<String>,
+}
+
+/// An override's sources may hold this much in all (SPEC 14.4).
+const MAX_OVERRIDE: usize = 64 << 10;
+
+/// Reads `--allow-overrides TOKEN_FILE`: refused if others could read it,
+/// if it cannot be read, or if it is blank.
+pub fn read_token(path: &std::path::Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let unreadable = |e: std::io::Error| format!("error: cannot read the token file {}: {e}", path.display());
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "error: the token file {} is readable by group or others; overrides are code execution: chmod 600 it",
+            path.display()
+        ));
+    }
+    let token = std::fs::read_to_string(path).map_err(unreadable)?.trim().to_string();
+    if token.is_empty() {
+        return Err(format!("error: the token file {} is blank", path.display()));
+    }
+    Ok(token)
+}
+
+/// Compares a request's token with ours in time that does not depend on
+/// where they differ.
+fn same_token(given: &str, ours: &str) -> bool {
+    let (a, b) = (given.as_bytes(), ours.as_bytes());
+    let mut diff = (a.len() != b.len()) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
 }
 
 /// A request handed to the worker pool, with where its answer goes.
@@ -101,6 +136,7 @@ async fn accept_loop(
     let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let timeout = opts.request_timeout;
+    let token: Arc<Option<String>> = Arc::new(opts.token.clone());
     loop {
         if session.shutting_down() {
             break;
@@ -109,7 +145,8 @@ async fn accept_loop(
         let Ok(Ok((stream, _))) = accepted else { continue };
         let jobs = jobs.clone();
         let session = session.clone();
-        let service = service_fn(move |req| answer(req, jobs.clone(), session.clone(), timeout));
+        let token = token.clone();
+        let service = service_fn(move |req| answer(req, jobs.clone(), session.clone(), token.clone(), timeout));
         let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
@@ -126,6 +163,7 @@ async fn answer(
     req: hyper::Request<Incoming>,
     jobs: mpsc::Sender<Job>,
     session: Arc<Session>,
+    token: Arc<Option<String>>,
     timeout: Duration,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
@@ -133,12 +171,31 @@ async fn answer(
         Ok(b) => b.to_bytes(),
         Err(_) => return Ok(refused(413, "too large: the body is over 1 MiB", &session, "service")),
     };
-    // Request-scope overrides are code from the client: this server was
-    // not started to accept them (SPEC 14.4), so nothing runs.
-    if is_override(&body) {
-        let msg = "override refused: this server does not accept request overrides (start it with --allow-overrides TOKEN_FILE)";
-        return Ok(refused(403, msg, &session, "request"));
-    }
+    // Request-scope overrides are code from the client: refused, before
+    // anything is checked or run, unless this server accepts them and the
+    // request carries its token (SPEC 14.4).
+    let overrides = match override_member(&body) {
+        None => None,
+        Some(member) => {
+            let allowed = match (token.as_ref(), parts.headers.get("x-strata-token")) {
+                (Some(ours), Some(given)) => same_token(&String::from_utf8_lossy(given.as_bytes()), ours),
+                _ => false,
+            };
+            if !allowed {
+                let msg = match token.as_ref() {
+                    None => {
+                        "override refused: this server does not accept request overrides (start it with --allow-overrides TOKEN_FILE)"
+                    }
+                    Some(_) => "override refused: the request does not carry the server's x-strata-token",
+                };
+                return Ok(refused(403, msg, &session, "request"));
+            }
+            match override_texts(member) {
+                Ok(texts) => Some(texts),
+                Err((status, msg)) => return Ok(refused(status, &msg, &session, "request")),
+            }
+        }
+    };
     let deadline = Instant::now() + timeout;
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in parts.headers.iter() {
@@ -160,6 +217,7 @@ async fn answer(
         query,
         headers,
         body: String::from_utf8_lossy(&body).to_string(),
+        overrides,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     if jobs.send(Job { request, deadline, reply: tx }).is_err() {
@@ -171,9 +229,36 @@ async fn answer(
     }
 }
 
-/// Whether a body is a JSON object with an `"override"` member.
-fn is_override(body: &[u8]) -> bool {
-    matches!(serde_json::from_slice::<serde_json::Value>(body), Ok(serde_json::Value::Object(m)) if m.contains_key("override"))
+/// The `"override"` member of a body that is a JSON object with one.
+fn override_member(body: &[u8]) -> Option<serde_json::Value> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut m)) => m.remove("override"),
+        _ => None,
+    }
+}
+
+/// An override's function names and sources: an object of strings, 64 KiB
+/// in all at most (else 413); anything else is a 400.
+fn override_texts(member: serde_json::Value) -> Result<Vec<(String, String)>, (u16, String)> {
+    let serde_json::Value::Object(m) = member else {
+        return Err((
+            400,
+            "invalid override: \"override\" must be an object of function names to Strata source".into(),
+        ));
+    };
+    let mut texts = Vec::new();
+    let mut size = 0;
+    for (name, text) in m {
+        let serde_json::Value::String(text) = text else {
+            return Err((400, format!("invalid override: the override of `{name}` must be a string of Strata source")));
+        };
+        size += text.len();
+        texts.push((name, text));
+    }
+    if size > MAX_OVERRIDE {
+        return Err((413, format!("too large: the override's sources hold {size} bytes, more than {MAX_OVERRIDE}")));
+    }
+    Ok(texts)
 }
 
 /// An answer given before any evaluation: in the newest world's name.
@@ -200,4 +285,44 @@ fn to_http(reply: HttpReply) -> hyper::Response<Full<Bytes>> {
         *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
         r
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_match_only_exactly() {
+        assert!(same_token("tok-123", "tok-123"));
+        assert!(!same_token("tok-12", "tok-123"));
+        assert!(!same_token("tok-124", "tok-123"));
+        assert!(!same_token("", "tok"));
+    }
+
+    #[test]
+    fn an_override_is_an_object_of_sources_of_bounded_size() {
+        let ok = serde_json::json!({ "greet": "fn greet() -> int { 1 }" });
+        assert_eq!(override_texts(ok).map(|t| t.len()), Ok(1));
+        assert_eq!(override_texts(serde_json::json!("fn f() {}")).map_err(|e| e.0), Err(400));
+        assert_eq!(override_texts(serde_json::json!({ "f": 1 })).map_err(|e| e.0), Err(400));
+        let big = "x".repeat(MAX_OVERRIDE + 1);
+        assert_eq!(override_texts(serde_json::json!({ "f": big })).map_err(|e| e.0), Err(413));
+        assert!(override_member(br#"{"name": "ann"}"#).is_none());
+        assert!(override_member(br#"[1, 2]"#).is_none());
+        assert!(override_member(br#"{"override": {}}"#).is_some());
+    }
+
+    #[test]
+    fn a_token_file_others_can_read_or_a_blank_one_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let p = std::env::temp_dir().join(format!("strata-token-{}", std::process::id()));
+        std::fs::write(&p, "  secret \n").expect("writes");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(read_token(&p).expect_err("refused").contains("readable by group or others"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert_eq!(read_token(&p), Ok("secret".to_string()));
+        std::fs::write(&p, " \n").expect("writes");
+        assert!(read_token(&p).expect_err("refused").contains("blank"));
+        let _ = std::fs::remove_file(&p);
+    }
 }

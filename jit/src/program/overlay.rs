@@ -144,3 +144,33 @@ impl Program {
             .collect())
     }
 }
+
+/// A request's own overlay (SPEC 14.4), compiled for one world: that
+/// world's table with the request's replacements and helpers in it.
+pub struct RequestOverlay {
+    pub table: Arc<Vec<usize>>,
+    /// The world it was made for.
+    pub world: u64,
+    _entry: ExperimentEntry,
+}
+
+impl Program {
+    /// Compiles a request's override (checked as an experiment against
+    /// `world`) into an overlay for that world.
+    pub fn compile_request_overlay(
+        &mut self,
+        world: &World,
+        e: &CheckedExperiment,
+    ) -> Result<Arc<RequestOverlay>, CodegenError> {
+        let meta = DefMeta { version: 1, text: Arc::from(""), uses: Arc::from([]), since: world.age, committed_ms: 0 };
+        let entry = self.compile_experiment(world, e, meta)?;
+        let mut table = world.table.clone();
+        for &(slot, addr) in &entry.code {
+            if table.len() <= slot as usize {
+                table.resize(slot as usize + 1, 0);
+            }
+            table[slot as usize] = addr;
+        }
+        Ok(Arc::new(RequestOverlay { table: Arc::new(table), world: world.age, _entry: entry }))
+    }
+}

@@ -314,6 +314,7 @@ mod engine {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             task: None,
             overlay: None,
+            request: None,
         }
     }
 

@@ -159,6 +159,8 @@ struct Engine {
     /// The bound on each evaluation in ms (0: none); `:timeout` changes it.
     timeout_ms: std::sync::atomic::AtomicU64,
     interrupt: Arc<Interrupt>,
+    /// Compiled request overrides (`strata serve`).
+    overrides: Mutex<serve::OverrideCache>,
 }
 
 pub struct Session {
@@ -233,6 +235,7 @@ impl Engine {
             memory_limit: self.config.memory_limit,
             task: None,
             overlay: None,
+            request: None,
         }
     }
 
@@ -248,6 +251,7 @@ impl Engine {
             memory_limit: self.config.memory_limit,
             task: Some(task),
             overlay: None,
+            request: None,
         }
     }
 
@@ -393,6 +397,7 @@ impl Session {
             config,
             timeout_ms,
             interrupt: Arc::new(Interrupt::default()),
+            overrides: Mutex::default(),
         };
         let engine = Arc::new(engine);
         // Weak: the tasks live inside the engine's shared state.
@@ -408,6 +413,7 @@ impl Session {
                 memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
                 task: Some(task),
                 overlay: None,
+                request: None,
             },
         }));
         Session { engine }

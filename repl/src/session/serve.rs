@@ -20,6 +20,9 @@ pub struct HttpRequest {
     pub query: BTreeMap<String, String>,
     pub headers: BTreeMap<String, String>,
     pub body: String,
+    /// A request-scope override (SPEC 14.4), already allowed by its token:
+    /// each function name with the source that defines it.
+    pub overrides: Option<Vec<(String, String)>>,
 }
 
 /// What goes back to the client.
@@ -33,6 +36,7 @@ pub struct HttpReply {
 enum Scope {
     Service,
     Experiment(Arc<str>),
+    Request,
 }
 
 impl Scope {
@@ -40,7 +44,39 @@ impl Scope {
         match self {
             Scope::Service => "service".into(),
             Scope::Experiment(n) => format!("experiment {n}"),
+            Scope::Request => "request".into(),
         }
+    }
+}
+
+/// Compiled request overlays, by their source and world: the 1,000 most
+/// recently used (SPEC 14.4).
+#[derive(Default)]
+pub struct OverrideCache {
+    entries: std::collections::HashMap<(String, u64), (Arc<jit::program::RequestOverlay>, u64)>,
+    tick: u64,
+}
+
+const OVERRIDE_CACHE: usize = 1000;
+
+impl OverrideCache {
+    fn get(&mut self, key: &(String, u64)) -> Option<Arc<jit::program::RequestOverlay>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.entries.get_mut(key).map(|(o, used)| {
+            *used = tick;
+            o.clone()
+        })
+    }
+
+    fn put(&mut self, key: (String, u64), overlay: Arc<jit::program::RequestOverlay>) {
+        if self.entries.len() >= OVERRIDE_CACHE
+            && let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
+        {
+            self.entries.remove(&oldest);
+        }
+        self.tick += 1;
+        self.entries.insert(key, (overlay, self.tick));
     }
 }
 
@@ -60,6 +96,9 @@ fn error_reply(status: u16, message: &str, world: u64, scope: &Scope) -> HttpRep
 
 fn strata_headers(world: u64, scope: &Scope, content_type: Option<&str>) -> Vec<(String, String)> {
     let mut h = vec![("x-strata-world".into(), world.to_string()), ("x-strata-scope".into(), scope.header())];
+    if matches!(scope, Scope::Request) {
+        h.push(("x-strata-writes".into(), "discarded".into()));
+    }
     if let Some(ct) = content_type {
         h.push(("content-type".into(), ct.into()));
     }
@@ -118,7 +157,47 @@ fn str_map(m: &BTreeMap<String, String>) -> Value {
     Value::Map(m.iter().map(|(k, v)| (Value::Str(k.clone()), Value::Str(v.clone()))).collect())
 }
 
+/// The name a request's override is checked under (no user name has `__`
+/// this way: it only has to be distinct from the world's names).
+const REQUEST_OVERLAY: &str = "__request_override";
+
 impl Session {
+    /// A request's override checked against `world` as an overlay and
+    /// compiled (or found in the cache); `Err` is the 400 answer's message.
+    fn request_overlay(
+        &self,
+        world: &Arc<World>,
+        texts: &[(String, String)],
+    ) -> Result<Arc<jit::program::RequestOverlay>, String> {
+        let mut source = format!("experiment {REQUEST_OVERLAY} {{\n");
+        for (name, text) in texts {
+            let (prog, _) = lang::parser::parse(text);
+            let defines = prog.items.iter().any(|i| matches!(i, lang::ast::Item::Fn(f) if f.name.name == *name));
+            if !defines && lang::parser::parse(text).1.is_empty() {
+                return Err(format!("invalid override: the text for `{name}` must define `fn {name}`"));
+            }
+            source.push_str(text);
+            source.push('\n');
+        }
+        source.push('}');
+        let key = (source.clone(), world.age);
+        if let Some(o) = self.engine.overrides.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(o);
+        }
+        let (prog, diags) = lang::parser::parse(&source);
+        let src: Arc<str> = Arc::from(source.as_str());
+        let checked = if diags.is_empty() { lang::check::check_transaction(&prog, &src, &**world) } else { Err(diags) };
+        let checked =
+            checked.map_err(|d| lang::diagnostic::render(&d, "<override>", &source).trim_end().to_string())?;
+        let Some(e) = checked.experiments.first() else { return Err("invalid override: no functions".into()) };
+        let overlay = {
+            let mut program = self.engine.program.lock().unwrap_or_else(|e| e.into_inner());
+            program.compile_request_overlay(world, e).map_err(|e| format!("internal error: {}", e.0))?
+        };
+        self.engine.overrides.lock().unwrap_or_else(|e| e.into_inner()).put(key, overlay.clone());
+        Ok(overlay)
+    }
+
     /// Serves one request: `handle(req)` in the newest world, retried there
     /// after a write conflict, until `deadline`.
     pub fn serve_request(&self, req: &HttpRequest, deadline: Instant) -> HttpReply {
@@ -126,8 +205,16 @@ impl Session {
         loop {
             let world = shared.newest();
             let scope = match route(&world, req) {
+                Ok(_) if req.overrides.is_some() => Scope::Request,
                 Ok(s) => s,
                 Err(msg) => return error_reply(400, &msg, world.age, &Scope::Service),
+            };
+            let request = match &req.overrides {
+                Some(texts) => match self.request_overlay(&world, texts) {
+                    Ok(o) => Some(o),
+                    Err(msg) => return error_reply(400, &msg, world.age, &scope),
+                },
+                None => None,
             };
             if !has_handle(&world) {
                 let msg = format!("no handle(req: Request) -> Response in world {}", world.age);
@@ -150,11 +237,15 @@ impl Session {
                 return error_reply(503, "timeout: the request timeout ran out", world.age, &scope);
             }
             let mut options = self.engine.options(false);
+            // Each request has its own interrupt: one request's timeout
+            // must not stop the others.
+            options.interrupt = Arc::new(jit::eval::Interrupt::default());
             options.timeout = Some(left);
             options.overlay = match &scope {
                 Scope::Experiment(n) => Some(n.clone()),
-                Scope::Service => None,
+                _ => None,
             };
+            options.request = request;
             let age = world.age;
             let result = jit::program::call(shared, world, "handle", &[arg], options);
             if let Scope::Experiment(n) = &scope {
