@@ -219,6 +219,31 @@ struct Task {
 }
 
 impl Task {
+    /// A task of `site` with no values yet.
+    fn new(id: u64, site: Arc<SpawnSite>, status: Status, error: Option<RuntimeError>) -> Task {
+        Task {
+            status,
+            world: 0,
+            steps: 0,
+            error,
+            values: Vec::new(),
+            view: Arc::default(),
+            home: None,
+            overlay: None,
+            signals: Arc::new(TaskSignals {
+                id,
+                is_loop: site.is_loop,
+                stop: AtomicBool::new(false),
+                done: AtomicBool::new(false),
+            }),
+            interrupt: Arc::new(Interrupt::default()),
+            killed: false,
+            pending: None,
+            thread: None,
+            site,
+        }
+    }
+
     fn release_values(&mut self) {
         for (bits, ty) in self.values.drain(..).zip(&self.site.params) {
             if ty.is_heap() {
@@ -320,27 +345,13 @@ impl Tasks {
         let site = spawn_site(site).ok_or("internal error: unknown spawn site")?;
         let mut table = self.lock();
         let id = table.len() as u64 + 1;
-        let mut task = Task {
-            status: Status::Running,
-            world: 0,
-            steps: 0,
-            error: None,
-            values,
-            view: home.view.clone(),
-            home: (!site.is_loop).then_some(home),
-            overlay,
-            signals: Arc::new(TaskSignals {
-                id,
-                is_loop: site.is_loop,
-                stop: AtomicBool::new(false),
-                done: AtomicBool::new(false),
-            }),
-            interrupt: Arc::new(Interrupt::default()),
-            killed: false,
-            pending,
-            thread: None,
-            site,
-        };
+        let is_loop = site.is_loop;
+        let mut task = Task::new(id, site, Status::Running, None);
+        task.values = values;
+        task.view = home.view.clone();
+        task.home = (!is_loop).then_some(home);
+        task.overlay = overlay;
+        task.pending = pending;
         if self.shutting_down() {
             task.release_values();
             return Err("stop requested: the session is shutting down and starts no new tasks".into());

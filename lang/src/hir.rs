@@ -417,6 +417,19 @@ impl Body {
     /// The global names this body depends on: functions it calls or passes,
     /// globals it reads or writes, and user types it mentions. Exact (from
     /// resolved names), unlike scanning the text.
+    /// The initialiser of a global whose value comes from elsewhere (an
+    /// image, or a type change that kept it): it never runs.
+    pub fn never_runs(global: &str, ty: Ty, source: Arc<str>, span: crate::span::Span) -> Body {
+        Body {
+            name: Arc::from(format!("<init {global}>").as_str()),
+            params: Vec::new(),
+            ret: ty,
+            locals: Vec::new(),
+            body: Expr { kind: ExprKind::Unit, ty: Ty::Never, span },
+            source,
+        }
+    }
+
     pub fn uses(&self) -> std::collections::BTreeSet<Arc<str>> {
         let mut out = std::collections::BTreeSet::new();
         type_names(&self.ret, &mut out);

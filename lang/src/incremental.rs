@@ -452,15 +452,7 @@ impl Incremental {
         let ty = self.at_newest_versions(&sig.ty)?;
         let name = def.name(&self.db).clone();
         let text = def.text(&self.db).clone();
-        let never = crate::hir::Expr { kind: crate::hir::ExprKind::Unit, ty: Ty::Never, span: Default::default() };
-        let init = crate::hir::Body {
-            name: Arc::from(format!("<init {name}>").as_str()),
-            params: Vec::new(),
-            ret: ty.clone(),
-            locals: Vec::new(),
-            body: never,
-            source: text,
-        };
+        let init = crate::hir::Body::never_runs(&name, ty.clone(), text, Default::default());
         let sig = GlobalSig { ty, ..sig.clone() };
         let global = crate::check::CheckedGlobal { name, sig, init, item: 0 };
         Some(Checked { globals: vec![global], ..Checked::default() })

@@ -3,14 +3,12 @@
 //! and reopening an image brings its tasks back — loops that were running
 //! start again from their last committed state, in the newest world.
 
-use super::{Status, Task, TaskSignals, Tasks, plain, spawn_site};
+use super::{Status, Task, Tasks, plain, spawn_site};
 use crate::codegen::layout::type_desc;
-use crate::eval::Interrupt;
 use crate::image::format::{TaskRecord, TaskStatus};
 use crate::program::{RegisteredTypes, Shared, World};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 /// The `pending` mark of a restored loop not started yet (no world has age
 /// 0, so nothing else starts it).
@@ -126,7 +124,7 @@ impl Tasks {
         }
         let slot = world.fns.get(r.function.as_str()).map(|f| f.slot).unwrap_or(u32::MAX);
         let site = site(&r.function, params, ret, r.is_loop, slot).map_err(fail)?;
-        let mut task = new_task(r.id, site, status, error);
+        let mut task = Task::new(r.id, site, status, error);
         if status == Status::Running {
             task.pending = Some(NOT_STARTED);
         }
@@ -164,35 +162,11 @@ fn site(
     spawn_site(id).ok_or_else(|| "internal error: a spawn site vanished".to_string())
 }
 
-fn new_task(id: u64, site: Arc<super::SpawnSite>, status: Status, error: Option<crate::abi::RuntimeError>) -> Task {
-    Task {
-        status,
-        world: 0,
-        steps: 0,
-        error,
-        values: Vec::new(),
-        view: Arc::default(),
-        home: None,
-        overlay: None,
-        signals: Arc::new(TaskSignals {
-            id,
-            is_loop: site.is_loop,
-            stop: AtomicBool::new(false),
-            done: AtomicBool::new(false),
-        }),
-        interrupt: Arc::new(Interrupt::default()),
-        killed: false,
-        pending: None,
-        thread: None,
-        site,
-    }
-}
-
 /// A stopped task that stands for one that could not be brought back.
 fn placeholder_named(id: u64, func: &str, is_loop: bool, why: &str) -> Task {
     let site = site(func, Vec::new(), lang::types::Ty::Unit, is_loop, u32::MAX)
         .unwrap_or_else(|_| unreachable_site(func, is_loop));
-    new_task(id, site, Status::Stopped, Some(plain(format!("not restored: {why}"))))
+    Task::new(id, site, Status::Stopped, Some(plain(format!("not restored: {why}"))))
 }
 
 fn placeholder(id: u64, why: &str) -> Task {

@@ -381,15 +381,7 @@ fn restored_globals(
             continue;
         };
         let name: Arc<str> = Arc::from(g.name.name.as_str());
-        let never = crate::hir::Expr { kind: crate::hir::ExprKind::Unit, ty: Ty::Never, span: g.span };
-        let init = crate::hir::Body {
-            name: Arc::from(format!("<init {name}>").as_str()),
-            params: Vec::new(),
-            ret: ty.clone(),
-            locals: Vec::new(),
-            body: never,
-            source: source.clone(),
-        };
+        let init = crate::hir::Body::never_runs(&name, ty.clone(), source.clone(), g.span);
         out.push(CheckedGlobal { name, sig: GlobalSig { ty, mutable: g.mutable }, init, item: i });
     }
     out
