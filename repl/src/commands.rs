@@ -26,6 +26,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":load", "FILE — run a file as one input"),
     (":try", "NAME INPUT — run INPUT's expressions under experiment NAME's overlay"),
     (":experiments", "every experiment: version, traffic share, what it replaces, requests served and failed"),
+    (":requests", "the requests `strata serve` is serving: id, method, path, world, scope, ms"),
     (":save", "[IMAGE] — write a compacted copy of the bound image (to IMAGE, or over itself), atomically"),
     (":time", "EXPR — run EXPR and show how long it took"),
     (":timeout", "MS — bound each later evaluation to MS milliseconds (0: no bound)"),
@@ -68,6 +69,7 @@ pub fn run(session: &Session, input: &str) -> String {
         }
         (":tasks", _) => tasks(session),
         (":experiments", _) => session.experiments().join("\n"),
+        (":requests", _) => session.requests().join("\n"),
         (":try", Some(n)) => show(session.try_in(n, rest[n.len()..].trim_start())),
         (":type", Some(n)) => type_versions(session, n),
         (":migrate", Some(n)) => session.migrate_type(n).unwrap_or_else(|e| format!("error: {e}")),

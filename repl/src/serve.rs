@@ -84,6 +84,7 @@ pub fn run(session: Arc<Session>, opts: ServeOptions) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    session.set_serving();
     crate::say::out!("listening on http://{addr}");
     let jobs = start_workers(&session);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {

@@ -161,6 +161,10 @@ struct Engine {
     interrupt: Arc<Interrupt>,
     /// Compiled request overrides (`strata serve`).
     overrides: Mutex<serve::OverrideCache>,
+    /// Requests in flight (`:requests`).
+    requests: Mutex<serve::Requests>,
+    /// Serving requests: the newest world must keep a `handle`.
+    serving: std::sync::atomic::AtomicBool,
 }
 
 pub struct Session {
@@ -300,6 +304,14 @@ impl Engine {
         if let Some(msg) = still_used(&world, &forgets, &ours) {
             return Err(Failure::Check(msg));
         }
+        if self.serving.load(std::sync::atomic::Ordering::SeqCst)
+            && (forgets.contains("handle") || serve::handle_sig_ok(&checked) == Some(false))
+        {
+            return Err(Failure::Check(format!(
+                "error: breaks: this change leaves world {} without `handle(req: Request) -> Response`, which the server calls for every request\n  = hint: keep `handle` with that type",
+                world.age + 1
+            )));
+        }
         let replaced: HashSet<Arc<str>> = ours.union(&forgets).cloned().collect();
         experiments::check_traffic(&kept, &world, &replaced)
             .map_err(|d| Failure::Check(render(&d, source_name, source)))?;
@@ -398,6 +410,8 @@ impl Session {
             timeout_ms,
             interrupt: Arc::new(Interrupt::default()),
             overrides: Mutex::default(),
+            requests: Mutex::default(),
+            serving: std::sync::atomic::AtomicBool::new(false),
         };
         let engine = Arc::new(engine);
         // Weak: the tasks live inside the engine's shared state.

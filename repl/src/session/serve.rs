@@ -59,6 +59,39 @@ pub struct OverrideCache {
 
 const OVERRIDE_CACHE: usize = 1000;
 
+/// A request being served, as `:requests` shows it.
+struct InFlight {
+    method: String,
+    path: String,
+    world: u64,
+    scope: String,
+    started: Instant,
+}
+
+/// The requests in flight, by id (`:requests`).
+#[derive(Default)]
+pub struct Requests {
+    next: u64,
+    live: BTreeMap<u64, InFlight>,
+}
+
+/// Takes a request off `:requests` when it is answered.
+struct Served<'a>(&'a std::sync::Mutex<Requests>, u64);
+
+impl Drop for Served<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).live.remove(&self.1);
+    }
+}
+
+/// Whether `handle` has the type `fn(Request) -> Response` in a transaction
+/// (`None`: it does not define `handle`).
+pub(super) fn handle_sig_ok(checked: &lang::check::Checked) -> Option<bool> {
+    let f = checked.fns.iter().find(|f| &*f.name == "handle")?;
+    let named = |t: &Ty, n: &str| matches!(t, Ty::Named(nt) if &*nt.name == n);
+    Some(f.sig.params.len() == 1 && named(&f.sig.params[0].1, "Request") && named(&f.sig.ret, "Response"))
+}
+
 impl OverrideCache {
     fn get(&mut self, key: &(String, u64)) -> Option<Arc<jit::program::RequestOverlay>> {
         self.tick += 1;
@@ -198,10 +231,43 @@ impl Session {
         Ok(overlay)
     }
 
+    /// `:requests`: a line per request in flight.
+    pub fn requests(&self) -> Vec<String> {
+        let r = self.engine.requests.lock().unwrap_or_else(|e| e.into_inner());
+        r.live
+            .iter()
+            .map(|(id, f)| {
+                let ms = f.started.elapsed().as_millis();
+                format!("request {id}  {} {}  world {}  {}  {ms} ms", f.method, f.path, f.world, f.scope)
+            })
+            .collect()
+    }
+
+    /// From now on, a transaction that would leave the newest world without
+    /// `handle(req: Request) -> Response` is rejected (`strata serve`).
+    pub fn set_serving(&self) {
+        self.engine.serving.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Serves one request: `handle(req)` in the newest world, retried there
     /// after a write conflict, until `deadline`.
     pub fn serve_request(&self, req: &HttpRequest, deadline: Instant) -> HttpReply {
         let shared = &self.engine.shared;
+        let id = {
+            let mut r = self.engine.requests.lock().unwrap_or_else(|e| e.into_inner());
+            r.next += 1;
+            let f = InFlight {
+                method: req.method.clone(),
+                path: req.path.clone(),
+                world: 0,
+                scope: "service".into(),
+                started: Instant::now(),
+            };
+            let id = r.next;
+            r.live.insert(id, f);
+            id
+        };
+        let _served = Served(&self.engine.requests, id);
         loop {
             let world = shared.newest();
             let scope = match route(&world, req) {
@@ -235,6 +301,10 @@ impl Session {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return error_reply(503, "timeout: the request timeout ran out", world.age, &scope);
+            }
+            if let Some(f) = self.engine.requests.lock().unwrap_or_else(|e| e.into_inner()).live.get_mut(&id) {
+                f.world = world.age;
+                f.scope = scope.header();
             }
             let mut options = self.engine.options(false);
             // Each request has its own interrupt: one request's timeout
