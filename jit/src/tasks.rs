@@ -192,6 +192,8 @@ pub struct TaskView {
     pub world: u64,
     pub steps: u64,
     pub error: Option<RuntimeError>,
+    /// The experiment whose overlay it runs under (a job spawned in one).
+    pub overlay: Option<Arc<str>>,
 }
 
 struct Task {
@@ -559,6 +561,7 @@ impl Tasks {
                 world: t.world,
                 steps: t.steps,
                 error: t.error.clone(),
+                overlay: t.overlay.clone(),
             })
             .collect()
     }

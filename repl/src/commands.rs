@@ -225,7 +225,10 @@ fn tasks(session: &Session) -> String {
         .iter()
         .map(|t| {
             let kind = if t.is_loop { "loop" } else { "job" };
-            let world = if t.world > 0 { format!("world {}", t.world) } else { "not started".into() };
+            let mut world = if t.world > 0 { format!("world {}", t.world) } else { "not started".into() };
+            if let Some(e) = &t.overlay {
+                world.push_str(&format!(" (experiment {e})"));
+            }
             let mut line = format!("task {}  {}  {kind}  {}  {world}  steps {}", t.id, t.function, t.status, t.steps);
             if let Some(e) = &t.error {
                 line.push_str(&format!("\n  last {}", render_runtime_error(e).replace('\n', "\n  ")));
