@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Stack size of the threads that run evaluations; deep recursion ends in
 /// `stack overflow` well before it is used up.
@@ -391,40 +391,70 @@ unsafe fn commit(
     Ok(value)
 }
 
-/// Trips the interrupt when the time is up, unless dropped first.
+/// Trips the interrupt when the time is up, unless dropped first. Every
+/// watchdog of the process shares one timer thread (a thread per
+/// evaluation cost more than a small request's whole evaluation).
 struct Watchdog {
-    done: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    key: (Instant, u64),
+}
+
+/// The deadlines of every running watchdog, nearest first.
+struct Timers {
+    due: Mutex<std::collections::BTreeMap<(Instant, u64), Arc<Interrupt>>>,
+    wake: Condvar,
+    next: std::sync::atomic::AtomicU64,
+}
+
+fn timers() -> &'static Timers {
+    static TIMERS: std::sync::OnceLock<&'static Timers> = std::sync::OnceLock::new();
+    TIMERS.get_or_init(|| {
+        let t: &'static Timers = Box::leak(Box::new(Timers {
+            due: Mutex::new(std::collections::BTreeMap::new()),
+            wake: Condvar::new(),
+            next: std::sync::atomic::AtomicU64::new(0),
+        }));
+        // If the thread cannot start, timeouts are not enforced; nothing else breaks.
+        let _ = std::thread::Builder::new().name("strata-timers".into()).spawn(move || t.run());
+        t
+    })
+}
+
+impl Timers {
+    fn run(&self) {
+        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let now = Instant::now();
+            while let Some(entry) = due.first_entry() {
+                if entry.key().0 > now {
+                    break;
+                }
+                entry.remove().trip(StopReason::Timeout);
+            }
+            due = match due.first_key_value().map(|((t, _), _)| *t - now) {
+                Some(wait) => self.wake.wait_timeout(due, wait).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0),
+                None => self.wake.wait(due).unwrap_or_else(|e| e.into_inner()),
+            };
+        }
+    }
 }
 
 impl Watchdog {
     fn start(timeout: Duration, interrupt: Arc<Interrupt>) -> Watchdog {
-        let done = Arc::new((Mutex::new(false), Condvar::new()));
-        let d = done.clone();
-        let thread = std::thread::spawn(move || {
-            let (lock, cv) = &*d;
-            let Ok(guard) = lock.lock() else { return };
-            if let Ok((guard, res)) = cv.wait_timeout_while(guard, timeout, |finished| !*finished)
-                && res.timed_out()
-                && !*guard
-            {
-                interrupt.trip(StopReason::Timeout);
-            }
-        });
-        Watchdog { done, thread: Some(thread) }
+        let t = timers();
+        let key = (Instant::now() + timeout, t.next.fetch_add(1, Ordering::Relaxed));
+        let mut due = t.due.lock().unwrap_or_else(|e| e.into_inner());
+        let first = due.first_key_value().is_none_or(|(k, _)| key < *k);
+        due.insert(key, interrupt);
+        if first {
+            t.wake.notify_one();
+        }
+        Watchdog { key }
     }
 }
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        let (lock, cv) = &*self.done;
-        if let Ok(mut g) = lock.lock() {
-            *g = true;
-        }
-        cv.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        timers().due.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
     }
 }
 
