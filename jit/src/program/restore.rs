@@ -118,7 +118,8 @@ impl Program {
             Ok(t) => t,
             Err(e) => {
                 // Checksummed bytes that do not decode: a bug, not damage.
-                eprintln!("warning: the image's history could not be read: {e}");
+                // `:worlds` says so; the newest world is unaffected.
+                self.log.push((0, format!("the image's earlier history could not be read: {e}")));
                 return;
             }
         };
