@@ -135,6 +135,22 @@ impl World {
         checked.types.iter().any(|t| self.types.contains_key(&t.named.name))
     }
 
+    /// A copy of this world to build the next one from (a fresh overlay
+    /// table cache: its tables belong to this world's table).
+    fn successor(&self, age: u64) -> World {
+        World {
+            age,
+            table: self.table.clone(),
+            fns: self.fns.clone(),
+            types: self.types.clone(),
+            globals: self.globals.clone(),
+            view: self.view.clone(),
+            migration_units: self.migration_units.clone(),
+            experiments: self.experiments.clone(),
+            overlay_tables: Default::default(),
+        }
+    }
+
     pub fn table_ptr(&self) -> *const *const u8 {
         self.table.as_ptr() as *const *const u8
     }
@@ -652,18 +668,9 @@ impl Program {
             let meta = DefMeta { version: 1, text: Arc::from(""), uses: Arc::from([]), since: 1, committed_ms: 0 };
             types.insert(t.named.name.clone(), TypeEntry { info: t.clone(), meta });
         }
-        let view = Arc::new(types.iter().map(|(n, e)| (n.clone(), e.info.named.version)).collect());
-        let world = World {
-            age: 1,
-            table: base.table.clone(),
-            fns: base.fns.clone(),
-            types,
-            globals: base.globals.clone(),
-            view,
-            migration_units: base.migration_units.clone(),
-            experiments: base.experiments.clone(),
-            overlay_tables: Default::default(),
-        };
+        let mut world = base.successor(1);
+        world.view = Arc::new(types.iter().map(|(n, e)| (n.clone(), e.info.named.version)).collect());
+        world.types = types;
         self.shared.publish(Arc::new(world));
     }
 
@@ -704,17 +711,7 @@ impl Program {
             // History is appended to below: a reopened image's is read first.
             self.load_history();
         }
-        let mut world = World {
-            age: if defines { base.age + 1 } else { base.age },
-            table: base.table.clone(),
-            fns: base.fns.clone(),
-            types: base.types.clone(),
-            globals: base.globals.clone(),
-            view: base.view.clone(),
-            migration_units: base.migration_units.clone(),
-            experiments: base.experiments.clone(),
-            overlay_tables: Default::default(),
-        };
+        let mut world = base.successor(if defines { base.age + 1 } else { base.age });
         for name in forgets {
             world.fns.remove(name);
             world.types.remove(name);

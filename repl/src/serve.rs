@@ -4,7 +4,7 @@
 //! least two, so one dead loop never holds up the rest). The request as an
 //! evaluation is the session's (`session::serve`).
 
-use crate::session::{HttpReply, HttpRequest, Session, error_body};
+use crate::session::{HttpReply, HttpRequest, Session, refusal};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -170,7 +170,7 @@ async fn answer(
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(refused(413, "too large: the body is over 1 MiB", &session, "service")),
+        Err(_) => return Ok(refused(413, "too large: the body is over 1 MiB", &session, false)),
     };
     // Request-scope overrides are code from the client: refused, before
     // anything is checked or run, unless this server accepts them and the
@@ -189,11 +189,11 @@ async fn answer(
                     }
                     Some(_) => "override refused: the request does not carry the server's x-strata-token",
                 };
-                return Ok(refused(403, msg, &session, "request"));
+                return Ok(refused(403, msg, &session, true));
             }
             match override_texts(member) {
                 Ok(texts) => Some(texts),
-                Err((status, msg)) => return Ok(refused(status, &msg, &session, "request")),
+                Err((status, msg)) => return Ok(refused(status, &msg, &session, true)),
             }
         }
     };
@@ -222,11 +222,11 @@ async fn answer(
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     if jobs.send(Job { request, deadline, reply: tx }).is_err() {
-        return Ok(refused(503, "stop requested: the server is shutting down", &session, "service"));
+        return Ok(refused(503, "stop requested: the server is shutting down", &session, false));
     }
     match rx.await {
         Ok(reply) => Ok(to_http(reply)),
-        Err(_) => Ok(refused(503, "stop requested: the server is shutting down", &session, "service")),
+        Err(_) => Ok(refused(503, "stop requested: the server is shutting down", &session, false)),
     }
 }
 
@@ -263,17 +263,8 @@ fn override_texts(member: serde_json::Value) -> Result<Vec<(String, String)>, (u
 }
 
 /// An answer given before any evaluation: in the newest world's name.
-fn refused(status: u16, message: &str, session: &Session, scope: &str) -> hyper::Response<Full<Bytes>> {
-    let world = session.world_age();
-    let mut headers = vec![
-        ("content-type".to_string(), "application/json".to_string()),
-        ("x-strata-world".to_string(), world.to_string()),
-        ("x-strata-scope".to_string(), scope.to_string()),
-    ];
-    if scope == "request" {
-        headers.push(("x-strata-writes".into(), "discarded".into()));
-    }
-    to_http(HttpReply { status, headers, body: error_body(message, world) })
+fn refused(status: u16, message: &str, session: &Session, request: bool) -> hyper::Response<Full<Bytes>> {
+    to_http(refusal(status, message, session.world_age(), request))
 }
 
 fn to_http(reply: HttpReply) -> hyper::Response<Full<Bytes>> {

@@ -28,6 +28,20 @@ pub struct ExperimentEntry {
     pub(super) _unit: Arc<CompiledUnit>,
 }
 
+impl ExperimentEntry {
+    /// `table` with this overlay's functions in their slots.
+    fn over(&self, table: &[usize]) -> Vec<usize> {
+        let mut table = table.to_vec();
+        for &(slot, addr) in &self.code {
+            if table.len() <= slot as usize {
+                table.resize(slot as usize + 1, 0);
+            }
+            table[slot as usize] = addr;
+        }
+        table
+    }
+}
+
 /// The dispatch tables of a world's overlays, made when first needed.
 #[derive(Default)]
 pub(super) struct OverlayTables(Mutex<HashMap<Arc<str>, Arc<Vec<usize>>>>);
@@ -40,14 +54,7 @@ impl World {
         if let Some(t) = cache.get(name) {
             return Some(t.clone());
         }
-        let mut table = self.table.clone();
-        for &(slot, addr) in &e.code {
-            if table.len() <= slot as usize {
-                table.resize(slot as usize + 1, 0);
-            }
-            table[slot as usize] = addr;
-        }
-        let table = Arc::new(table);
+        let table = Arc::new(e.over(&self.table));
         cache.insert(Arc::from(name), table.clone());
         Some(table)
     }
@@ -164,13 +171,6 @@ impl Program {
     ) -> Result<Arc<RequestOverlay>, CodegenError> {
         let meta = DefMeta { version: 1, text: Arc::from(""), uses: Arc::from([]), since: world.age, committed_ms: 0 };
         let entry = self.compile_experiment(world, e, meta)?;
-        let mut table = world.table.clone();
-        for &(slot, addr) in &entry.code {
-            if table.len() <= slot as usize {
-                table.resize(slot as usize + 1, 0);
-            }
-            table[slot as usize] = addr;
-        }
-        Ok(Arc::new(RequestOverlay { table: Arc::new(table), world: world.age, _entry: entry }))
+        Ok(Arc::new(RequestOverlay { table: Arc::new(entry.over(&world.table)), world: world.age, _entry: entry }))
     }
 }

@@ -46,18 +46,8 @@ impl Program {
             metas.get(name).cloned().ok_or_else(|| RestoreError(format!("`{name}` has no recorded definition")))
         };
 
-        let base = self.newest();
-        let mut world = World {
-            age,
-            table: Vec::new(),
-            fns: base.fns.clone(),
-            types: base.types.clone(),
-            globals: base.globals.clone(),
-            view: base.view.clone(),
-            migration_units: imbl::Vector::new(),
-            experiments: imbl::HashMap::new(),
-            overlay_tables: Default::default(),
-        };
+        // Built on world 1, the standard library.
+        let mut world = self.newest().successor(age);
         for t in &checked.types {
             register_layout(t);
             world.types.insert(t.named.name.clone(), TypeEntry { info: t.clone(), meta: meta(&t.named.name)? });

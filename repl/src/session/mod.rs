@@ -32,7 +32,7 @@ mod task_tests;
 use deps::{Hiding, forgotten, render_breaks, settle_or_revert, still_used, texts_of};
 pub use image::{Access, export};
 use items::{ack_items, def_name, drop_unchanged, ends_with_expression};
-pub use serve::{HttpReply, HttpRequest, error_body};
+pub use serve::{HttpReply, HttpRequest, refusal};
 
 /// How an input failed; `Display` gives the full user-facing message.
 #[derive(Debug)]

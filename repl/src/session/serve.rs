@@ -87,9 +87,13 @@ impl Drop for Served<'_> {
 /// Whether `handle` has the type `fn(Request) -> Response` in a transaction
 /// (`None`: it does not define `handle`).
 pub(super) fn handle_sig_ok(checked: &lang::check::Checked) -> Option<bool> {
-    let f = checked.fns.iter().find(|f| &*f.name == "handle")?;
+    checked.fns.iter().find(|f| &*f.name == "handle").map(|f| is_handle(&f.sig))
+}
+
+/// Whether a signature is `fn(Request) -> Response`.
+fn is_handle(sig: &lang::types::FnSig) -> bool {
     let named = |t: &Ty, n: &str| matches!(t, Ty::Named(nt) if &*nt.name == n);
-    Some(f.sig.params.len() == 1 && named(&f.sig.params[0].1, "Request") && named(&f.sig.ret, "Response"))
+    sig.params.len() == 1 && named(&sig.params[0].1, "Request") && named(&sig.ret, "Response")
 }
 
 impl OverrideCache {
@@ -113,8 +117,14 @@ impl OverrideCache {
     }
 }
 
+/// An answer given before any evaluation (in service scope, or in request
+/// scope for a refused override), in the name of world `world`.
+pub fn refusal(status: u16, message: &str, world: u64, request: bool) -> HttpReply {
+    error_reply(status, message, world, if request { &Scope::Request } else { &Scope::Service })
+}
+
 /// `{"error": MESSAGE, "world": N}` in `json_text` form.
-pub fn error_body(message: &str, world: u64) -> String {
+fn error_body(message: &str, world: u64) -> String {
     format!("{{\"error\":{},\"world\":{world}}}", jit::runtime::json::json_str(message))
 }
 
@@ -180,10 +190,7 @@ fn route(world: &World, req: &HttpRequest) -> Result<Scope, String> {
 
 /// Whether `handle` has the type `fn(Request) -> Response` in `world`.
 fn has_handle(world: &World) -> bool {
-    let named = |t: &Ty, n: &str| matches!(t, Ty::Named(nt) if &*nt.name == n);
-    world.fns.get("handle").is_some_and(|f| {
-        f.sig.params.len() == 1 && named(&f.sig.params[0].1, "Request") && named(&f.sig.ret, "Response")
-    })
+    world.fns.get("handle").is_some_and(|f| is_handle(&f.sig))
 }
 
 fn str_map(m: &BTreeMap<String, String>) -> Value {
@@ -204,9 +211,10 @@ impl Session {
     ) -> Result<Arc<jit::program::RequestOverlay>, String> {
         let mut source = format!("experiment {REQUEST_OVERLAY} {{\n");
         for (name, text) in texts {
-            let (prog, _) = lang::parser::parse(text);
+            // A text with syntax errors is left to the checker, which shows them.
+            let (prog, diags) = lang::parser::parse(text);
             let defines = prog.items.iter().any(|i| matches!(i, lang::ast::Item::Fn(f) if f.name.name == *name));
-            if !defines && lang::parser::parse(text).1.is_empty() {
+            if !defines && diags.is_empty() {
                 return Err(format!("invalid override: the text for `{name}` must define `fn {name}`"));
             }
             source.push_str(text);
