@@ -4,9 +4,9 @@
 //! globals, world ages).
 
 use crate::abi::{self, Ctx, EvalState, Frame, Output, RuntimeError};
-use crate::program::{Read, Shared, World, Writes};
+use crate::program::{OverlayTable, Read, RequestOverlay, Shared, World, Writes};
 use crate::runtime::helpers::{AbiTy, Helper};
-use crate::tasks::{LiveEval, TaskSignals};
+use crate::tasks::{LiveEval, OverlayView, TaskSignals};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -115,7 +115,7 @@ impl Interrupt {
 
 /// A context entered with `latest`: the world it runs in and, under an
 /// overlay, that overlay's table there (the context points into it).
-pub(crate) type LatestCtx = (Box<Ctx>, Arc<World>, Option<Arc<Vec<usize>>>);
+pub(crate) type LatestCtx = (Box<Ctx>, Arc<World>, Option<Arc<OverlayTable>>);
 
 /// The engine's side of one evaluation.
 pub struct EvalHost {
@@ -134,11 +134,12 @@ pub struct EvalHost {
     pub(crate) task: Option<Arc<TaskSignals>>,
     /// What `:which`/`:closures` see of this evaluation.
     pub(crate) live: Arc<LiveEval>,
-    /// The experiment it runs under and that overlay's table (kept alive
-    /// while the evaluation's context points into it).
-    pub(crate) overlay: Option<(Arc<str>, Arc<Vec<usize>>)>,
+    /// The experiment it runs under (`request` in request scope) and that
+    /// overlay's table (kept alive while the evaluation's context points
+    /// into it).
+    pub(crate) overlay: Option<(Arc<str>, Arc<OverlayTable>)>,
     /// Request scope: writes are discarded; `spawn` and `resume` refused.
-    pub(crate) request_scope: bool,
+    pub(crate) request: Option<Arc<RequestOverlay>>,
 }
 
 impl EvalHost {
@@ -194,7 +195,7 @@ pub struct EvalOptions {
     pub overlay: Option<Arc<str>>,
     /// A request's own overlay (SPEC 14.4): it beats `overlay`, and the
     /// evaluation's writes are discarded even when it succeeds.
-    pub request: Option<Arc<crate::program::RequestOverlay>>,
+    pub request: Option<Arc<RequestOverlay>>,
 }
 
 /// The default per-evaluation heap limit (SPEC section 9): 1 GiB.
@@ -260,14 +261,22 @@ pub(crate) unsafe fn run_entry(
     opts: EvalOptions,
     invoke: &dyn Fn(*const Ctx, *mut u64) -> u8,
 ) -> Result<OwnedValue, RuntimeError> {
-    let live = Arc::new(LiveEval::new(opts.task.as_ref().map_or(0, |t| t.id)));
     // An experiment that no longer exists in this world leaves the
     // evaluation in service scope.
-    let request_scope = opts.request.is_some();
-    let overlay = match &opts.request {
-        Some(r) => Some((Arc::from("request"), r.table.clone())),
-        None => opts.overlay.and_then(|name| world.overlay_table(&name).map(|t| (name, t))),
+    let (overlay, shown) = match &opts.request {
+        Some(r) => {
+            let shown = OverlayView { label: "request".into(), replaces: r.replaces.clone() };
+            (Some((Arc::from("request"), r.table.clone())), Some(shown))
+        }
+        None => match opts.overlay.and_then(|name| world.overlay_table(&name).map(|t| (name, t))) {
+            Some((name, t)) => {
+                let shown = OverlayView::experiment(&world, &name);
+                (Some((name, t)), shown)
+            }
+            None => (None, None),
+        },
     };
+    let live = Arc::new(LiveEval::new(opts.task.as_ref().map_or(0, |t| t.id), shown));
     let table = overlay.as_ref().map_or(world.table_ptr(), |(_, t)| t.as_ptr() as *const *const u8);
     shared.tasks.enter(&live);
     let host = EvalHost {
@@ -282,7 +291,7 @@ pub(crate) unsafe fn run_entry(
         task: opts.task,
         live: live.clone(),
         overlay,
-        request_scope,
+        request: opts.request,
     };
     let limit = stack_limit();
     let state = EvalState { error: RefCell::new(None), output: opts.output, stack_limit: limit, host: Some(host) };
@@ -344,7 +353,7 @@ unsafe fn commit(
     ret: &lang::types::Ty,
     out: u64,
 ) -> Result<Option<OwnedValue>, RuntimeError> {
-    if host.request_scope {
+    if host.request.is_some() {
         // A request-scope evaluation changes no state (SPEC 14.4).
         shared.globals.discard(&mut host.writes.borrow_mut());
         return Ok(Some(OwnedValue { bits: out, ty: ret.clone() }));
@@ -567,7 +576,7 @@ unsafe extern "C" fn rt_define(ctx: *mut Ctx, src: *const abi::Header) -> i64 {
         }
         if let Some((name, _)) = &h.overlay {
             let inside =
-                if h.request_scope { "a request's overlay".to_string() } else { format!("experiment `{name}`") };
+                if h.request.is_some() { "a request's overlay".to_string() } else { format!("experiment `{name}`") };
             abi::raise(
                 ctx,
                 format!("not allowed in an overlay: `define` cannot change the program from inside {inside}"),
@@ -670,7 +679,7 @@ unsafe extern "C" fn rt_spawn(ctx: *mut Ctx, site: u32, args: *const u64) -> i64
     // holding the site's arguments.
     unsafe {
         let Some(h) = host(ctx) else { return 0 };
-        if h.request_scope {
+        if h.request.is_some() {
             abi::raise(ctx, "not allowed in an overlay: a task would outlive the request's scope");
             return 0;
         }
@@ -720,7 +729,7 @@ unsafe extern "C" fn rt_resume(ctx: *mut Ctx, id: i64) {
     // SAFETY: called by compiled code with its live context.
     unsafe {
         let Some(h) = host(ctx) else { return };
-        if h.request_scope {
+        if h.request.is_some() {
             abi::raise(ctx, "not allowed in an overlay: `resume` changes a task, which outlives the request's scope");
             return;
         }
@@ -807,8 +816,24 @@ unsafe extern "C" fn rt_latest_ctx(ctx: *mut Ctx, name: u32, sig: u32) -> *mut C
         }
         let c = &*ctx;
         // Under an overlay, the experiment's version in the newest world
-        // (none if it was graduated or forgotten).
-        let overlay = h.overlay.as_ref().and_then(|(name, _)| newest.overlay_table(name));
+        // (none if it was graduated or forgotten), or the request's texts
+        // checked there.
+        let overlay = match &h.request {
+            Some(r) => match (r.rebase)(&newest) {
+                Ok(t) => Some(t),
+                Err(why) => {
+                    abi::raise(
+                        ctx,
+                        format!(
+                            "signature changed: the request's override does not check in world {}: {why}",
+                            newest.age
+                        ),
+                    );
+                    return ctx;
+                }
+            },
+            None => h.overlay.as_ref().and_then(|(name, _)| newest.overlay_table(name)),
+        };
         let new = Box::new(Ctx {
             table: overlay.as_ref().map_or(newest.table_ptr(), |t| t.as_ptr() as *const *const u8),
             stack_limit: AtomicUsize::new(c.stack_limit.load(Ordering::SeqCst)),

@@ -18,7 +18,7 @@ mod image;
 mod overlay;
 mod restore;
 
-pub use overlay::{ExperimentEntry, RequestOverlay};
+pub use overlay::{CompiledOverride, ExperimentEntry, OverlayTable, Rebase, RequestOverlay};
 
 /// Type keys come from the runtime's process-wide registry.
 pub struct RegisteredTypes;

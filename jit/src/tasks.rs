@@ -98,13 +98,14 @@ pub struct LiveEval {
     pub task: u64,
     /// (closure site, world) of each closure alive in it, oldest first.
     closures: Mutex<Vec<(u32, u64)>>,
+    overlay: Option<OverlayView>,
     /// Blocked in `sleep` or `wait`: its activations stay as they are.
     parked: AtomicBool,
 }
 
 impl LiveEval {
-    pub(crate) fn new(task: u64) -> LiveEval {
-        LiveEval { task, closures: Mutex::new(Vec::new()), parked: AtomicBool::new(false) }
+    pub(crate) fn new(task: u64, overlay: Option<OverlayView>) -> LiveEval {
+        LiveEval { task, closures: Mutex::new(Vec::new()), overlay, parked: AtomicBool::new(false) }
     }
     pub(crate) fn set_parked(&self, parked: bool) {
         self.parked.store(parked, Ordering::SeqCst);
@@ -127,6 +128,26 @@ pub struct ClosureView {
     pub task: u64,
     pub world: u64,
     pub calls: Vec<Arc<str>>,
+    /// The overlay its evaluation runs under.
+    pub overlay: Option<OverlayView>,
+}
+
+/// The overlay an evaluation runs under, as `:tasks`, `:closures` and
+/// `:which` show it (SPEC 14.2).
+#[derive(Clone, Debug)]
+pub struct OverlayView {
+    /// `experiment NAME vK` or `request`.
+    pub label: String,
+    /// The functions it replaces.
+    pub replaces: Vec<Arc<str>>,
+}
+
+impl OverlayView {
+    /// Experiment `name` as `world` has it.
+    pub(crate) fn experiment(world: &World, name: &str) -> Option<OverlayView> {
+        let e = world.experiments.get(name)?;
+        Some(OverlayView { label: format!("experiment {name} v{}", e.meta.version), replaces: e.sig.replaces.clone() })
+    }
 }
 
 // ----- tasks -------------------------------------------------------------------
@@ -193,7 +214,7 @@ pub struct TaskView {
     pub steps: u64,
     pub error: Option<RuntimeError>,
     /// The experiment whose overlay it runs under (a job spawned in one).
-    pub overlay: Option<Arc<str>>,
+    pub overlay: Option<OverlayView>,
 }
 
 struct Task {
@@ -561,7 +582,10 @@ impl Tasks {
                 world: t.world,
                 steps: t.steps,
                 error: t.error.clone(),
-                overlay: t.overlay.clone(),
+                overlay: t
+                    .overlay
+                    .as_ref()
+                    .and_then(|name| t.home.as_ref().and_then(|w| OverlayView::experiment(w, name))),
             })
             .collect()
     }
@@ -646,7 +670,13 @@ impl Tasks {
         for e in live {
             for &(site, world) in e.closures.lock().unwrap_or_else(|e| e.into_inner()).iter() {
                 if let Some(s) = sites.get(site as usize) {
-                    out.push(ClosureView { creator: s.creator.clone(), task: e.task, world, calls: s.calls.clone() });
+                    out.push(ClosureView {
+                        creator: s.creator.clone(),
+                        task: e.task,
+                        world,
+                        calls: s.calls.clone(),
+                        overlay: e.overlay.clone(),
+                    });
                 }
             }
         }

@@ -232,18 +232,8 @@ pub fn uses_of(checked: &Checked) -> HashMap<Arc<str>, Arc<[Arc<str>]>> {
         }
         out.insert(t.named.name.clone(), u.into_iter().collect());
     }
-    // An experiment depends on what it replaces and what its code uses,
-    // not on its own helpers.
     for e in &checked.experiments {
-        let mut u: BTreeSet<Arc<str>> = e.replaces.iter().cloned().collect();
-        for f in &e.fns {
-            u.extend(f.body.uses());
-            for (_, t) in &f.sig.params {
-                crate::hir::type_names(t, &mut u);
-            }
-        }
-        u.retain(|n| !e.helpers.contains(n));
-        out.insert(e.name.clone(), u.into_iter().collect());
+        out.insert(e.name.clone(), e.uses().into_iter().collect());
     }
     out
 }

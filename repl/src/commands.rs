@@ -3,6 +3,7 @@
 //! `:forget`, `:load`) show their acknowledgement like any input.
 
 use crate::session::{Failure, InputOutcome, Session, TaskAction, render_runtime_error};
+use jit::tasks::OverlayView;
 use std::time::{Duration, Instant};
 
 /// Every command with its one-line description (also used for completion).
@@ -176,15 +177,13 @@ fn which(session: &Session, name: &str) -> String {
         return format!("error: unknown name `{name}`: it is not defined in world {}", session.world_age());
     };
     let mut lines = vec![format!("{name} v{v} (world {age})")];
-    let there = |world: u64| match session.version_in(name, world) {
-        Some(v) => format!("{name} v{v}"),
-        None => format!("{name} not defined"),
-    };
     for t in session.tasks().iter().filter(|t| t.status == jit::tasks::Status::Running && t.world > 0) {
-        lines.push(format!("  task {} ({}): world {}, {}", t.id, t.function, t.world, there(t.world)));
+        let (world, there) = (bound(t.world, &t.overlay), version_there(session, name, t.world, &t.overlay));
+        lines.push(format!("  task {} ({}): {world}, {there}", t.id, t.function));
     }
     for c in session.closures() {
-        lines.push(format!("  closure in {} ({}): world {}, {}", c.creator, owner(c.task), c.world, there(c.world)));
+        let (world, there) = (bound(c.world, &c.overlay), version_there(session, name, c.world, &c.overlay));
+        lines.push(format!("  closure in {} ({}): {world}, {there}", c.creator, owner(c.task)));
     }
     lines.extend(session.experiments_replacing(name).into_iter().map(|e| format!("  {e}")));
     lines.join("\n")
@@ -211,6 +210,26 @@ fn type_versions(session: &Session, name: &str) -> String {
         .join("\n")
 }
 
+/// `world W`, and the overlay beside it: `world W (experiment E vK)`.
+fn bound(world: u64, overlay: &Option<OverlayView>) -> String {
+    match overlay {
+        Some(o) => format!("world {world} ({})", o.label),
+        None => format!("world {world}"),
+    }
+}
+
+/// `NAME vK` as code bound to `world` under `overlay` calls it: the
+/// overlay's when it replaces NAME (`NAME from experiment E vK`).
+fn version_there(session: &Session, name: &str, world: u64, overlay: &Option<OverlayView>) -> String {
+    if let Some(o) = overlay.as_ref().filter(|o| o.replaces.iter().any(|r| &**r == name)) {
+        return format!("{name} from {}", o.label);
+    }
+    match session.version_in(name, world) {
+        Some(v) => format!("{name} v{v}"),
+        None => format!("{name} not defined"),
+    }
+}
+
 fn owner(task: u64) -> String {
     if task == 0 { "repl".into() } else { format!("task {task}") }
 }
@@ -225,10 +244,7 @@ fn tasks(session: &Session) -> String {
         .iter()
         .map(|t| {
             let kind = if t.is_loop { "loop" } else { "job" };
-            let mut world = if t.world > 0 { format!("world {}", t.world) } else { "not started".into() };
-            if let Some(e) = &t.overlay {
-                world.push_str(&format!(" (experiment {e})"));
-            }
+            let world = if t.world > 0 { bound(t.world, &t.overlay) } else { "not started".into() };
             let mut line = format!("task {}  {}  {kind}  {}  {world}  steps {}", t.id, t.function, t.status, t.steps);
             if let Some(e) = &t.error {
                 line.push_str(&format!("\n  last {}", render_runtime_error(e).replace('\n', "\n  ")));
@@ -248,16 +264,9 @@ fn closures(session: &Session) -> String {
     closures
         .iter()
         .map(|c| {
-            let calls: Vec<String> = c
-                .calls
-                .iter()
-                .map(|n| match session.version_in(n, c.world) {
-                    Some(v) => format!("{n} v{v}"),
-                    None => format!("{n} (not defined)"),
-                })
-                .collect();
+            let calls: Vec<String> = c.calls.iter().map(|n| version_there(session, n, c.world, &c.overlay)).collect();
             let calls = if calls.is_empty() { "calls no global function".into() } else { calls.join(", ") };
-            format!("closure in {} ({}): world {}, {calls}", c.creator, owner(c.task), c.world)
+            format!("closure in {} ({}): {}, {calls}", c.creator, owner(c.task), bound(c.world, &c.overlay))
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -282,7 +291,46 @@ fn utc(ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::utc;
+    use super::{run, utc};
+    use crate::session::{Session, SessionConfig};
+
+    fn ok(s: &Session, src: &str) {
+        if let Err((_, f)) = s.input(src, "<test>") {
+            panic!("{src}: {f}");
+        }
+    }
+
+    #[test]
+    fn tasks_closures_and_which_show_the_overlay_beside_the_world() {
+        let s = Session::new(SessionConfig::stdout(None));
+        ok(&s, "overridable fn tag(x: int) -> int { x }\nfn other(x: int) -> int { x }");
+        // The job holds a closure until world 6 exists.
+        ok(
+            &s,
+            "fn hold(f: fn(int) -> int) -> int { while latest_world() < 6 { sleep(2); } f(1) }\nfn job() { hold(|y| tag(y) + other(y)); }",
+        );
+        ok(&s, "experiment big { fn tag(x: int) -> int { x * 100 } }");
+        let id = s.try_in("big", "spawn job()").ok().and_then(|o| o.echo).expect("spawned");
+        assert_eq!(id, "1");
+        let tasks = run(&s, ":tasks");
+        assert!(tasks.contains("task 1  job  job  running  world 4 (experiment big v1)"), "{tasks}");
+        let closures = run(&s, ":closures");
+        assert_eq!(
+            closures,
+            "closure in job (task 1): world 4 (experiment big v1), other v1, tag from experiment big v1"
+        );
+        ok(&s, "fn other(x: int) -> int { x + 1 }");
+        let which = run(&s, ":which tag");
+        assert_eq!(
+            which,
+            "tag v1 (world 5)\n  task 1 (job): world 4 (experiment big v1), tag from experiment big v1\n  \
+             closure in job (task 1): world 4 (experiment big v1), tag from experiment big v1\n  experiment big v1"
+        );
+        let which = run(&s, ":which other");
+        assert!(which.contains("task 1 (job): world 4 (experiment big v1), other v1"), "{which}");
+        ok(&s, "fn release() -> int { 1 }");
+        ok(&s, "wait(1);");
+    }
 
     #[test]
     fn formats_utc_dates() {

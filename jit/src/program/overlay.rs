@@ -29,9 +29,9 @@ pub struct ExperimentEntry {
 }
 
 impl ExperimentEntry {
-    /// `table` with this overlay's functions in their slots.
-    fn over(&self, table: &[usize]) -> Vec<usize> {
-        let mut table = table.to_vec();
+    /// `base`'s slots with this overlay's functions in theirs.
+    fn over(&self, base: &[usize]) -> Vec<usize> {
+        let mut table = base.to_vec();
         for &(slot, addr) in &self.code {
             if table.len() <= slot as usize {
                 table.resize(slot as usize + 1, 0);
@@ -42,19 +42,34 @@ impl ExperimentEntry {
     }
 }
 
+/// An overlay's dispatch table: a world's table with an overlay's functions
+/// in their slots. It keeps the overlay code it points at alive; the world
+/// it was made from (which every evaluation using it holds) keeps the rest.
+pub struct OverlayTable {
+    slots: Vec<usize>,
+    _units: Vec<Arc<CompiledUnit>>,
+}
+
+impl OverlayTable {
+    /// What a context's `table` points at.
+    pub(crate) fn as_ptr(&self) -> *const *const u8 {
+        self.slots.as_ptr() as *const *const u8
+    }
+}
+
 /// The dispatch tables of a world's overlays, made when first needed.
 #[derive(Default)]
-pub(super) struct OverlayTables(Mutex<HashMap<Arc<str>, Arc<Vec<usize>>>>);
+pub(super) struct OverlayTables(Mutex<HashMap<Arc<str>, Arc<OverlayTable>>>);
 
 impl World {
     /// The dispatch table of the world under experiment `name`'s overlay.
-    pub fn overlay_table(&self, name: &str) -> Option<Arc<Vec<usize>>> {
+    pub fn overlay_table(&self, name: &str) -> Option<Arc<OverlayTable>> {
         let e = self.experiments.get(name)?;
         let mut cache = self.overlay_tables.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(t) = cache.get(name) {
             return Some(t.clone());
         }
-        let table = Arc::new(e.over(&self.table));
+        let table = Arc::new(OverlayTable { slots: e.over(&self.table), _units: vec![e._unit.clone()] });
         cache.insert(Arc::from(name), table.clone());
         Some(table)
     }
@@ -152,25 +167,97 @@ impl Program {
     }
 }
 
-/// A request's own overlay (SPEC 14.4), compiled for one world: that
-/// world's table with the request's replacements and helpers in it.
-pub struct RequestOverlay {
-    pub table: Arc<Vec<usize>>,
-    /// The world it was made for.
-    pub world: u64,
-    _entry: ExperimentEntry,
+/// A request's override compiled once (SPEC 14.4) and reused in later
+/// worlds while every name it uses, and each of its own, means what it
+/// meant when it was checked: its code calls through the dispatch table, so
+/// only a changed signature, type version or global cell makes it stale.
+/// (Its code does not depend on the experiment under it either — the
+/// request's functions do not see the experiment's helpers — so one
+/// compilation serves every experiment.)
+pub struct CompiledOverride {
+    entry: ExperimentEntry,
+    basis: Vec<(Arc<str>, Meaning)>,
+    /// The table made last, for (world, experiment): consecutive requests
+    /// mostly share both.
+    last: Mutex<Option<(u64, Option<Arc<str>>, Arc<OverlayTable>)>>,
+}
+
+/// What a name means to compiled code.
+#[derive(PartialEq)]
+struct Meaning {
+    function: Option<FnSig>,
+    ty: Option<Arc<TypeInfo>>,
+    global: Option<(lang::types::GlobalSig, u32)>,
+}
+
+impl Meaning {
+    fn of(world: &World, name: &str) -> Meaning {
+        Meaning {
+            function: world.fns.get(name).map(|f| f.sig.clone()),
+            ty: world.types.get(name).map(|t| t.info.clone()),
+            global: world.globals.get(name).map(|g| (g.sig.clone(), g.id)),
+        }
+    }
+}
+
+impl CompiledOverride {
+    /// The functions it replaces, in its order.
+    pub fn replaces(&self) -> &[Arc<str>] {
+        &self.entry.sig.replaces
+    }
+
+    /// Whether it can run in `world` as compiled (else check it again there).
+    pub fn fits(&self, world: &World) -> bool {
+        self.basis.iter().all(|(name, meaning)| Meaning::of(world, name) == *meaning)
+    }
+
+    /// Its dispatch table over `world` under `experiment`'s overlay, if the
+    /// world has it (request beats experiment beats service).
+    pub fn table(&self, world: &World, experiment: Option<&Arc<str>>) -> Arc<OverlayTable> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((age, e, t)) = &*last
+            && *age == world.age
+            && e.as_ref() == experiment
+        {
+            return t.clone();
+        }
+        let under = experiment.and_then(|e| world.overlay_table(e));
+        let (base, mut units) = match &under {
+            Some(t) => (&t.slots, t._units.clone()),
+            None => (&world.table, Vec::new()),
+        };
+        units.push(self.entry._unit.clone());
+        let table = Arc::new(OverlayTable { slots: self.entry.over(base), _units: units });
+        *last = Some((world.age, experiment.cloned(), table.clone()));
+        table
+    }
 }
 
 impl Program {
     /// Compiles a request's override (checked as an experiment against
-    /// `world`) into an overlay for that world.
-    pub fn compile_request_overlay(
+    /// `world`).
+    pub fn compile_override(
         &mut self,
         world: &World,
         e: &CheckedExperiment,
-    ) -> Result<Arc<RequestOverlay>, CodegenError> {
+    ) -> Result<Arc<CompiledOverride>, CodegenError> {
         let meta = DefMeta { version: 1, text: Arc::from(""), uses: Arc::from([]), since: world.age, committed_ms: 0 };
         let entry = self.compile_experiment(world, e, meta)?;
-        Ok(Arc::new(RequestOverlay { table: Arc::new(entry.over(&world.table)), world: world.age, _entry: entry }))
+        let mut names = e.uses();
+        names.extend(e.fns.iter().map(|f| f.name.clone()));
+        let basis = names.into_iter().map(|n| (n.clone(), Meaning::of(world, &n))).collect();
+        Ok(Arc::new(CompiledOverride { entry, basis, last: Mutex::new(None) }))
     }
+}
+
+/// The same override's table over a newer world, for `latest` (SPEC 14.2),
+/// or why its texts no longer check there.
+pub type Rebase = Arc<dyn Fn(&Arc<World>) -> Result<Arc<OverlayTable>, String> + Send + Sync>;
+
+/// A request's own overlay as an evaluation runs under it.
+pub struct RequestOverlay {
+    pub table: Arc<OverlayTable>,
+    /// The functions it replaces (`:which`).
+    pub replaces: Vec<Arc<str>>,
+    pub rebase: Rebase,
 }

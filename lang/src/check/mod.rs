@@ -174,6 +174,20 @@ impl CheckedExperiment {
             .collect();
         ExperimentSig { traffic: self.traffic, replaces: self.replaces.clone(), helpers }
     }
+
+    /// The world's names it depends on: what it replaces and what its code
+    /// uses, not its own helpers.
+    pub fn uses(&self) -> std::collections::BTreeSet<Arc<str>> {
+        let mut u: std::collections::BTreeSet<Arc<str>> = self.replaces.iter().cloned().collect();
+        for f in &self.fns {
+            u.extend(f.body.uses());
+            for (_, t) in &f.sig.params {
+                crate::hir::type_names(t, &mut u);
+            }
+        }
+        u.retain(|n| !self.helpers.contains(n));
+        u
+    }
 }
 
 /// Checks one transaction against the world `env`: all its items together, so

@@ -25,6 +25,9 @@ mod image_tests;
 mod items;
 #[cfg(test)]
 mod migration_props;
+#[cfg(test)]
+mod override_tests;
+mod overrides;
 mod serve;
 #[cfg(test)]
 mod task_tests;
@@ -160,7 +163,7 @@ struct Engine {
     timeout_ms: std::sync::atomic::AtomicU64,
     interrupt: Arc<Interrupt>,
     /// Compiled request overrides (`strata serve`).
-    overrides: Mutex<serve::OverrideCache>,
+    overrides: Mutex<overrides::OverrideCache>,
     /// Requests in flight (`:requests`).
     requests: Mutex<serve::Requests>,
     /// Serving requests: the newest world must keep a `handle`.

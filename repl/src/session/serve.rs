@@ -5,6 +5,7 @@
 //! `crate::serve`'s.
 
 use super::Session;
+use super::overrides::override_source;
 use jit::image::Value;
 use jit::program::World;
 use lang::types::Ty;
@@ -49,16 +50,6 @@ impl Scope {
     }
 }
 
-/// Compiled request overlays, by their source and world: the 1,000 most
-/// recently used (SPEC 14.4).
-#[derive(Default)]
-pub struct OverrideCache {
-    entries: std::collections::HashMap<(String, u64), (Arc<jit::program::RequestOverlay>, u64)>,
-    tick: u64,
-}
-
-const OVERRIDE_CACHE: usize = 1000;
-
 /// A request being served, as `:requests` shows it.
 struct InFlight {
     method: String,
@@ -94,27 +85,6 @@ pub(super) fn handle_sig_ok(checked: &lang::check::Checked) -> Option<bool> {
 fn is_handle(sig: &lang::types::FnSig) -> bool {
     let named = |t: &Ty, n: &str| matches!(t, Ty::Named(nt) if &*nt.name == n);
     sig.params.len() == 1 && named(&sig.params[0].1, "Request") && named(&sig.ret, "Response")
-}
-
-impl OverrideCache {
-    fn get(&mut self, key: &(String, u64)) -> Option<Arc<jit::program::RequestOverlay>> {
-        self.tick += 1;
-        let tick = self.tick;
-        self.entries.get_mut(key).map(|(o, used)| {
-            *used = tick;
-            o.clone()
-        })
-    }
-
-    fn put(&mut self, key: (String, u64), overlay: Arc<jit::program::RequestOverlay>) {
-        if self.entries.len() >= OVERRIDE_CACHE
-            && let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
-        {
-            self.entries.remove(&oldest);
-        }
-        self.tick += 1;
-        self.entries.insert(key, (overlay, self.tick));
-    }
 }
 
 /// An answer given before any evaluation (in service scope, or in request
@@ -197,48 +167,7 @@ fn str_map(m: &BTreeMap<String, String>) -> Value {
     Value::Map(m.iter().map(|(k, v)| (Value::Str(k.clone()), Value::Str(v.clone()))).collect())
 }
 
-/// The name a request's override is checked under (no user name has `__`
-/// this way: it only has to be distinct from the world's names).
-const REQUEST_OVERLAY: &str = "__request_override";
-
 impl Session {
-    /// A request's override checked against `world` as an overlay and
-    /// compiled (or found in the cache); `Err` is the 400 answer's message.
-    fn request_overlay(
-        &self,
-        world: &Arc<World>,
-        texts: &[(String, String)],
-    ) -> Result<Arc<jit::program::RequestOverlay>, String> {
-        let mut source = format!("experiment {REQUEST_OVERLAY} {{\n");
-        for (name, text) in texts {
-            // A text with syntax errors is left to the checker, which shows them.
-            let (prog, diags) = lang::parser::parse(text);
-            let defines = prog.items.iter().any(|i| matches!(i, lang::ast::Item::Fn(f) if f.name.name == *name));
-            if !defines && diags.is_empty() {
-                return Err(format!("invalid override: the text for `{name}` must define `fn {name}`"));
-            }
-            source.push_str(text);
-            source.push('\n');
-        }
-        source.push('}');
-        let key = (source.clone(), world.age);
-        if let Some(o) = self.engine.overrides.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(o);
-        }
-        let (prog, diags) = lang::parser::parse(&source);
-        let src: Arc<str> = Arc::from(source.as_str());
-        let checked = if diags.is_empty() { lang::check::check_transaction(&prog, &src, &**world) } else { Err(diags) };
-        let checked =
-            checked.map_err(|d| lang::diagnostic::render(&d, "<override>", &source).trim_end().to_string())?;
-        let Some(e) = checked.experiments.first() else { return Err("invalid override: no functions".into()) };
-        let overlay = {
-            let mut program = self.engine.program.lock().unwrap_or_else(|e| e.into_inner());
-            program.compile_request_overlay(world, e).map_err(|e| format!("internal error: {}", e.0))?
-        };
-        self.engine.overrides.lock().unwrap_or_else(|e| e.into_inner()).put(key, overlay.clone());
-        Ok(overlay)
-    }
-
     /// `:requests`: a line per request in flight.
     pub fn requests(&self) -> Vec<String> {
         let r = self.engine.requests.lock().unwrap_or_else(|e| e.into_inner());
@@ -276,15 +205,26 @@ impl Session {
             id
         };
         let _served = Served(&self.engine.requests, id);
+        let source = match req.overrides.as_deref().map(override_source) {
+            Some(Ok(source)) => Some(source),
+            Some(Err(msg)) => return error_reply(400, &msg, shared.latest_age(), &Scope::Request),
+            None => None,
+        };
         loop {
             let world = shared.newest();
-            let scope = match route(&world, req) {
-                Ok(_) if req.overrides.is_some() => Scope::Request,
+            let routed = match route(&world, req) {
                 Ok(s) => s,
                 Err(msg) => return error_reply(400, &msg, world.age, &Scope::Service),
             };
-            let request = match &req.overrides {
-                Some(texts) => match self.request_overlay(&world, texts) {
+            // Request beats experiment beats service: an override runs over
+            // the experiment the request is routed to.
+            let experiment = match &routed {
+                Scope::Experiment(e) => Some(e.clone()),
+                _ => None,
+            };
+            let scope = if source.is_some() { Scope::Request } else { routed };
+            let request = match &source {
+                Some(source) => match self.engine.request_overlay(&world, experiment.as_ref(), source) {
                     Ok(o) => Some(o),
                     Err(msg) => return error_reply(400, &msg, world.age, &scope),
                 },
@@ -319,10 +259,7 @@ impl Session {
             // must not stop the others.
             options.interrupt = Arc::new(jit::eval::Interrupt::default());
             options.timeout = Some(left);
-            options.overlay = match &scope {
-                Scope::Experiment(n) => Some(n.clone()),
-                _ => None,
-            };
+            options.overlay = experiment;
             options.request = request;
             let age = world.age;
             let result = jit::program::call(shared, world, "handle", &[arg], options);
