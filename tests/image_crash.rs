@@ -23,143 +23,33 @@
 //! acknowledged step lost), `count_i <= that c + 1` (no step applied twice), and the first
 //! step of each task after a restart starts from exactly the count read after the kill.
 
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+mod common;
+
+use common::{Background, Out, PROCESS_TIMEOUT, Rng, STRATA, Scratch, wait_bounded};
+use std::fs;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 const TASKS: usize = 4;
 const ROUNDS: usize = 50;
 /// Kill each `strata run` after a delay in this range (milliseconds).
 const KILL_AFTER_MS: (u64, u64) = (50, 400);
-/// No single `strata` invocation of this test may take longer.
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// SplitMix64: a small deterministic PRNG (the test must replay the same kills).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
-
-/// A temporary directory, removed on drop (kept when `STRATA_KEEP_TMP` is set).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("strata-{name}.{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::env::var_os("STRATA_KEEP_TMP").is_none() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// A finished `strata` invocation.
-struct Out {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn describe(&self) -> String {
-        format!("{}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.status, self.stdout, self.stderr)
-    }
-}
 
 /// Runs `strata args` to completion (bounded by `PROCESS_TIMEOUT`), output to files in
 /// `dir` (never pipes, so nothing can block on a full pipe).
 fn strata(dir: &Path, args: &[&str]) -> Out {
-    let out_path = dir.join("cmd.stdout");
-    let err_path = dir.join("cmd.stderr");
-    let mut child = Command::new(STRATA)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).expect("stdout file"))
-        .stderr(File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {STRATA}: {e}"));
-    let status = wait_bounded(&mut child, PROCESS_TIMEOUT)
-        .unwrap_or_else(|| panic!("strata {} did not finish within {PROCESS_TIMEOUT:?}", args.join(" ")));
-    let read = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
-    Out { status, stdout: read(&out_path), stderr: read(&err_path) }
+    Background::start(Command::new(STRATA).args(args), dir, "cmd")
+        .unwrap_or_else(|e| panic!("cannot start {STRATA}: {e}"))
+        .finish(PROCESS_TIMEOUT)
+        .unwrap_or_else(|| panic!("strata {} did not finish within {PROCESS_TIMEOUT:?}", args.join(" ")))
 }
 
-/// Waits for `child` at most `timeout`; on timeout it is SIGKILLed and `None` returned.
-fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A `strata run IMAGE` in the background, its output going to files.
-struct Running {
-    child: Child,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Running {
-    fn start(dir: &Path, image: &Path, tag: &str) -> Running {
-        let stdout = dir.join(format!("{tag}.stdout"));
-        let stderr = dir.join(format!("{tag}.stderr"));
-        let child = Command::new(STRATA)
-            .arg("run")
-            .arg(image)
-            .stdin(Stdio::null())
-            .stdout(File::create(&stdout).expect("stdout file"))
-            .stderr(File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {STRATA} run: {e}"));
-        Running { child, stdout, stderr }
-    }
-
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&fs::read(&self.stdout).unwrap_or_default()).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&fs::read(&self.stderr).unwrap_or_default()).into_owned()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Never leave a writer behind (a failed assertion unwinds through here).
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts `strata run IMAGE` in the background, its output going to files named after
+/// `tag` in `dir` (killed when dropped: never leave a writer behind).
+fn start_run(dir: &Path, image: &Path, tag: &str) -> Background {
+    Background::start(Command::new(STRATA).arg("run").arg(image), dir, tag)
+        .unwrap_or_else(|e| panic!("cannot start {STRATA} run: {e}"))
 }
 
 /// The transcript that creates the image: shared globals, then per task its globals and
@@ -350,7 +240,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_step_and_tears_none() {
     for round in 1..=ROUNDS {
         let delay = rng.range(KILL_AFTER_MS.0, KILL_AFTER_MS.1);
         let when = format!("round {round} (kill -9 after {delay} ms)");
-        let mut run = Running::start(dir, &image, "run");
+        let mut run = start_run(dir, &image, "run");
         std::thread::sleep(Duration::from_millis(delay));
         if let Some(status) = run.child.try_wait().expect("wait") {
             panic!(
@@ -379,7 +269,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_step_and_tears_none() {
     // A graceful stop: while the image runs, `--eval` reads it (no lock) and a second
     // writer is refused; SIGTERM then finishes the current steps, saves and exits 0.
     let before = state.clone();
-    let run = Running::start(dir, &image, "graceful");
+    let run = start_run(dir, &image, "graceful");
     let deadline = Instant::now() + Duration::from_secs(15);
     while printed(&run.stdout(), "graceful run").iter().any(Vec::is_empty) {
         assert!(Instant::now() < deadline, "graceful run: not every task took a step within 15 s: {}", run.stderr());
@@ -411,7 +301,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_step_and_tears_none() {
     assert!(check_run(&before, &after, &seen, "graceful run"), "the graceful run made no progress");
 
     // The loops were saved as running: one more (killed) run resumes all four.
-    let mut run = Running::start(dir, &image, "resume");
+    let mut run = start_run(dir, &image, "resume");
     let deadline = Instant::now() + Duration::from_secs(15);
     while printed(&run.stdout(), "run after SIGTERM").iter().any(Vec::is_empty) {
         if Instant::now() >= deadline {
@@ -473,7 +363,7 @@ world 3: step v1
     let out = strata(dir, &["repl", other.to_str().unwrap(), "--script", script.to_str().unwrap()]);
     assert!(out.status.success(), "{}", out.describe());
 
-    let mut run = Running::start(dir, &service, "service");
+    let mut run = start_run(dir, &service, "service");
     let deadline = Instant::now() + Duration::from_secs(15);
     while run.stdout().lines().count() < 3 {
         assert!(Instant::now() < deadline, "the service took no steps: {}", run.stderr());

@@ -19,17 +19,18 @@
 //! all the read-only commands run on it. And one crafted torn append: a record whose string
 //! data contains bytes that form a valid record (a regression test: see its note).
 
+mod common;
+
+use common::{Background, PROCESS_TIMEOUT, Rng, STRATA, Scratch};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Instant;
 
-const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 const CASES: usize = 200;
 const HEADER: usize = 16;
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The transcript that writes the image: one input is one transaction is one record.
 /// Types (a record and an enum), a type change that migrates stored values, functions
@@ -77,49 +78,8 @@ const NAMES: &[&str] = &["Account", "Tier", "accounts", "names", "tiers", "hist"
 /// What `--eval` prints: the world and every global, so a state is recognised exactly.
 const EVAL: &str = r#"str(world_age()) + "|" + str(accounts) + "|" + str(names) + "|" + str(tiers) + "|" + str(rate) + "|" + str(hist)"#;
 
-/// SplitMix64: a small deterministic PRNG.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn nonzero_byte(&mut self) -> u8 {
-        (self.below(255) + 1) as u8
-    }
-}
-
-/// A temporary directory, removed on drop (kept when `STRATA_KEEP_TMP` is set).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("strata-{name}.{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::env::var_os("STRATA_KEEP_TMP").is_none() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// A finished `strata` invocation.
+/// A finished `strata` invocation, with its command line: this test runs hundreds of them,
+/// so a message says which one (hence not `common::Out`).
 #[derive(Clone)]
 struct Out {
     cmd: String,
@@ -159,31 +119,13 @@ impl Out {
 
 /// Runs `strata args` in `dir` (bounded by `PROCESS_TIMEOUT`), output to files there.
 fn strata(dir: &Path, args: &[&str]) -> Out {
-    let out_path = dir.join("cmd.stdout");
-    let err_path = dir.join("cmd.stderr");
     let cmd = format!("strata {}", args.join(" "));
-    let mut child = Command::new(STRATA)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).expect("stdout file"))
-        .stderr(File::create(&err_path).expect("stderr file"))
-        .spawn()
+    let run = Background::start(Command::new(STRATA).args(args).current_dir(dir), dir, "cmd")
         .unwrap_or_else(|e| panic!("cannot start {STRATA}: {e}"));
-    let deadline = Instant::now() + PROCESS_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`{cmd}` did not finish within {PROCESS_TIMEOUT:?} (a hang on a damaged image?)");
-        }
-        std::thread::sleep(Duration::from_millis(2));
+    let Some(common::Out { status, stdout, stderr }) = run.finish(PROCESS_TIMEOUT) else {
+        panic!("`{cmd}` did not finish within {PROCESS_TIMEOUT:?} (a hang on a damaged image?)");
     };
-    let read = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
-    Out { cmd, status, stdout: read(&out_path), stderr: read(&err_path) }
+    Out { cmd, status, stdout, stderr }
 }
 
 /// The inputs of a transcript, each with its expected output lines.

@@ -18,15 +18,17 @@
 //! SIGTERM (which must exit 0), equal the number of 200s; the server's resident memory
 //! (VmRSS) after an idle pause at the end stays near its warm baseline.
 
-use std::fs::{self, File};
+mod common;
+
+use common::{Background, Out, PROCESS_TIMEOUT, STRATA, Scratch, wait_bounded};
+use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 /// How long the concurrent phase lasts.
 const RUN: Duration = Duration::from_secs(10);
 /// Threads sending plain requests.
@@ -38,8 +40,6 @@ const REQUEST_TIMEOUT_MS: u64 = 500;
 /// How late after the request timeout a dead-loop answer may arrive, as the client sees it
 /// (connection, queueing on a 2-core machine under load, the interrupt reaching the loop).
 const TIMEOUT_SLACK: Duration = Duration::from_millis(1000);
-/// No single `strata` invocation (attach, eval) may take longer.
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(20);
 /// Socket timeouts of the HTTP client: a request that takes longer counts as hung.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first world the redefinitions build on (see `INIT`).
@@ -61,97 +61,20 @@ world 4: greet v1
 world 5: handle v1
 "#;
 
-/// A temporary directory, removed on drop (kept when `STRATA_KEEP_TMP` is set).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("strata-{name}.{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::env::var_os("STRATA_KEEP_TMP").is_none() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// The server, SIGKILLed if the test fails half-way.
-struct Server {
-    child: Child,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Server {
-    fn stderr_tail(&self) -> String {
-        let text = String::from_utf8_lossy(&fs::read(&self.stderr).unwrap_or_default()).into_owned();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// A finished `strata` invocation.
-struct Out {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn describe(&self) -> String {
-        format!("{}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.status, self.stdout, self.stderr)
-    }
+/// The last 20 lines the server wrote to its standard error, for a failure's message.
+fn stderr_tail(server: &Background) -> String {
+    let text = server.stderr();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// Runs `strata args` in `dir` to completion (bounded by `PROCESS_TIMEOUT`), its output
 /// going to files named after `tag` (never pipes).
 fn strata(dir: &Path, tag: &str, args: &[&str]) -> Result<Out, String> {
-    let out_path = dir.join(format!("{tag}.stdout"));
-    let err_path = dir.join(format!("{tag}.stderr"));
-    let mut child = Command::new(STRATA)
-        .args(args)
-        .current_dir(dir)
-        .env("XDG_DATA_HOME", dir)
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).expect("stdout file"))
-        .stderr(File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {STRATA}: {e}"));
-    let status = wait_bounded(&mut child, PROCESS_TIMEOUT)
-        .ok_or_else(|| format!("strata {} did not finish within {PROCESS_TIMEOUT:?}", args.join(" ")))?;
-    let read = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
-    Ok(Out { status, stdout: read(&out_path), stderr: read(&err_path) })
-}
-
-/// Waits for `child` at most `timeout`; on timeout it is SIGKILLed and `None` returned.
-fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    Background::start(Command::new(STRATA).args(args).current_dir(dir).env("XDG_DATA_HOME", dir), dir, tag)
+        .unwrap_or_else(|e| panic!("cannot start {STRATA}: {e}"))
+        .finish(PROCESS_TIMEOUT)
+        .ok_or_else(|| format!("strata {} did not finish within {PROCESS_TIMEOUT:?}", args.join(" ")))
 }
 
 /// An HTTP answer.
@@ -402,24 +325,18 @@ fn serving_under_load_with_live_redefinitions_and_dead_loop_overrides() {
     fs::write(&token, format!("{TOKEN}\n")).expect("writes the token");
     fs::set_permissions(&token, fs::Permissions::from_mode(0o600)).expect("chmod 600");
 
-    // The server.
-    let stdout = dir.join("serve.stdout");
-    let stderr = dir.join("serve.stderr");
-    let mut server = Server {
-        child: Command::new(STRATA)
+    // The server, SIGKILLed if the test fails half-way.
+    let mut server = Background::start(
+        Command::new(STRATA)
             .args(["serve", "app.simg", "--port", "0", "--request-timeout", &REQUEST_TIMEOUT_MS.to_string()])
             .arg("--allow-overrides")
             .arg(&token)
             .current_dir(&dir)
-            .env("XDG_DATA_HOME", &dir)
-            .stdin(Stdio::null())
-            .stdout(File::create(&stdout).expect("stdout file"))
-            .stderr(File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {STRATA} serve: {e}")),
-        stdout,
-        stderr,
-    };
+            .env("XDG_DATA_HOME", &dir),
+        &dir,
+        "serve",
+    )
+    .unwrap_or_else(|e| panic!("cannot start {STRATA} serve: {e}"));
     let pid = server.child.id();
     let deadline = Instant::now() + Duration::from_secs(30);
     let addr: SocketAddr = loop {
@@ -431,9 +348,9 @@ fn serving_under_load_with_live_redefinitions_and_dead_loop_overrides() {
             break url.trim().parse().unwrap_or_else(|e| panic!("bad address {url:?}: {e}"));
         }
         if let Ok(Some(status)) = server.child.try_wait() {
-            panic!("strata serve exited ({status}) before listening: {}", server.stderr_tail());
+            panic!("strata serve exited ({status}) before listening: {}", stderr_tail(&server));
         }
-        assert!(Instant::now() < deadline, "no 'listening on' line: {}", server.stderr_tail());
+        assert!(Instant::now() < deadline, "no 'listening on' line: {}", stderr_tail(&server));
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(addr.ip().is_loopback(), "serving on {addr}, not 127.0.0.1");
@@ -465,7 +382,7 @@ fn serving_under_load_with_live_redefinitions_and_dead_loop_overrides() {
         "warm-up failed:\n  {}\n  {}\n--- server stderr:\n{}",
         first_few(&plain.bad),
         first_few(&dead.bad),
-        server.stderr_tail()
+        stderr_tail(&server)
     );
     std::thread::sleep(Duration::from_millis(500));
     let rss_warm = proc_kib(pid, "VmRSS");
@@ -540,7 +457,7 @@ fn serving_under_load_with_live_redefinitions_and_dead_loop_overrides() {
 
     // Shutdown.
     let term = Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
-    assert!(term.success(), "the server was already gone: {}", server.stderr_tail());
+    assert!(term.success(), "the server was already gone: {}", stderr_tail(&server));
     let status = wait_bounded(&mut server.child, Duration::from_secs(15));
 
     // The checks.
@@ -549,7 +466,7 @@ fn serving_under_load_with_live_redefinitions_and_dead_loop_overrides() {
         "{} plain requests were not served as expected:\n  {}\n--- server stderr:\n{}",
         plain.bad.len(),
         first_few(&plain.bad),
-        server.stderr_tail()
+        stderr_tail(&server)
     );
     assert!(
         dead.bad.is_empty(),
@@ -595,8 +512,8 @@ fn serving_under_load_with_live_redefinitions_and_dead_loop_overrides() {
         Some((BASE_WORLD + REDEFINITIONS as u64).to_string().as_str()),
         "GET /count did not run in the newest world"
     );
-    let status = status.unwrap_or_else(|| panic!("still running 15 s after SIGTERM: {}", server.stderr_tail()));
-    assert!(status.success(), "exit after SIGTERM: {status}\n{}", server.stderr_tail());
+    let status = status.unwrap_or_else(|| panic!("still running 15 s after SIGTERM: {}", stderr_tail(&server)));
+    assert!(status.success(), "exit after SIGTERM: {status}\n{}", stderr_tail(&server));
     let out = strata(&dir, "eval", &["repl", "app.simg", "--eval", "hits"]).expect("--eval");
     assert!(out.status.success(), "{}", out.describe());
     assert_eq!(out.stdout.trim(), plain.ok.to_string(), "the counter in the image != the number of 200s");
