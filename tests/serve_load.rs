@@ -180,6 +180,24 @@ fn proc_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} line in /proc/{pid}/status"))
 }
 
+/// Linux scheduling policies, as `/proc/PID/task/TID/stat` shows them.
+const SCHED_OTHER: u32 = 0;
+const SCHED_IDLE: u32 = 5;
+
+/// Each thread of process `pid`: its name and scheduling policy.
+fn thread_policies(pid: u32) -> Vec<(String, u32)> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).expect("reads /proc/PID/task");
+    tasks
+        .filter_map(|t| fs::read_to_string(t.ok()?.path().join("stat")).ok())
+        .filter_map(|stat| {
+            // `TID (NAME) STATE ...`: the policy is field 41, the 39th after the name.
+            let (head, rest) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_string();
+            Some((name, rest.split_whitespace().nth(38)?.parse().ok()?))
+        })
+        .collect()
+}
+
 /// What a plain-request client saw.
 #[derive(Default)]
 struct Plain {
@@ -354,6 +372,14 @@ fn serving_under_load_with_live_redefinitions_and_dead_loop_overrides() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(addr.ip().is_loopback(), "serving on {addr}, not 127.0.0.1");
+    // Overrides run in the idle scheduling class, the service's requests in the normal one.
+    let policies = thread_policies(pid);
+    let of = |prefix: &str| -> Vec<u32> {
+        policies.iter().filter(|(n, _)| n.starts_with(prefix)).map(|(_, p)| *p).collect()
+    };
+    let (overrides, workers) = (of("strata-override"), of("strata-worker"));
+    assert!(overrides.len() >= 2 && overrides.iter().all(|&p| p == SCHED_IDLE), "threads: {policies:?}");
+    assert!(workers.len() >= 2 && workers.iter().all(|&p| p == SCHED_OTHER), "threads: {policies:?}");
 
     // Warm-up: some plain requests from all clients and two dead loops, then an idle
     // pause, then the baseline memory.

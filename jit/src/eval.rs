@@ -277,7 +277,7 @@ pub(crate) unsafe fn run_entry(
         },
     };
     let live = Arc::new(LiveEval::new(opts.task.as_ref().map_or(0, |t| t.id), shown));
-    let table = overlay.as_ref().map_or(world.table_ptr(), |(_, t)| t.as_ptr() as *const *const u8);
+    let table = overlay.as_ref().map_or(world.table_ptr(), |(_, t)| t.as_ptr());
     shared.tasks.enter(&live);
     let host = EvalHost {
         world: world.clone(),
@@ -835,7 +835,7 @@ unsafe extern "C" fn rt_latest_ctx(ctx: *mut Ctx, name: u32, sig: u32) -> *mut C
             None => h.overlay.as_ref().and_then(|(name, _)| newest.overlay_table(name)),
         };
         let new = Box::new(Ctx {
-            table: overlay.as_ref().map_or(newest.table_ptr(), |t| t.as_ptr() as *const *const u8),
+            table: overlay.as_ref().map_or(newest.table_ptr(), |t| t.as_ptr()),
             stack_limit: AtomicUsize::new(c.stack_limit.load(Ordering::SeqCst)),
             err: AtomicU8::new(0),
             eval: c.eval,

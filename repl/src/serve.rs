@@ -68,6 +68,31 @@ struct Job {
     reply: tokio::sync::oneshot::Sender<HttpReply>,
 }
 
+/// Where requests wait for a worker: the service's pool, and (with
+/// `--allow-overrides`) a pool of its own for request-scope overrides.
+#[derive(Clone)]
+struct Pools {
+    service: mpsc::Sender<Job>,
+    overrides: Option<mpsc::Sender<Job>>,
+}
+
+impl Pools {
+    fn start(session: &Arc<Session>, overrides: bool) -> Pools {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+        Pools {
+            service: start_workers(session, "worker", cores * 2, false),
+            overrides: overrides.then(|| start_workers(session, "override", cores, true)),
+        }
+    }
+
+    fn queue(&self, request: &HttpRequest) -> &mpsc::Sender<Job> {
+        match (&request.overrides, &self.overrides) {
+            (Some(_), Some(pool)) => pool,
+            _ => &self.service,
+        }
+    }
+}
+
 /// Serves `session` until it shuts down (SIGINT/SIGTERM).
 pub fn run(session: Arc<Session>, opts: ServeOptions) -> ExitCode {
     let listener = match std::net::TcpListener::bind((opts.host.as_str(), opts.port)) {
@@ -86,7 +111,7 @@ pub fn run(session: Arc<Session>, opts: ServeOptions) -> ExitCode {
     };
     session.set_serving();
     crate::say::out!("listening on http://{addr}");
-    let jobs = start_workers(&session);
+    let jobs = Pools::start(&session, opts.token.is_some());
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -106,16 +131,18 @@ pub fn run(session: Arc<Session>, opts: ServeOptions) -> ExitCode {
     }
 }
 
-/// The worker threads (each with an evaluation stack); they take requests
-/// from one queue in arrival order.
-fn start_workers(session: &Arc<Session>) -> mpsc::Sender<Job> {
+/// `n` worker threads (each with an evaluation stack; `idle`: at the idle
+/// scheduling policy); they take requests from one queue in arrival order.
+fn start_workers(session: &Arc<Session>, name: &str, n: usize, idle: bool) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
-    let n = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2) * 2;
     for i in 0..n {
         let rx = rx.clone();
         let session = Arc::downgrade(session);
-        let _ = jit::eval::spawn_eval_thread(format!("strata-worker-{i}"), move || {
+        let _ = jit::eval::spawn_eval_thread(format!("strata-{name}-{i}"), move || {
+            if idle {
+                run_when_idle();
+            }
             loop {
                 let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok(job) = job else { return };
@@ -128,10 +155,30 @@ fn start_workers(session: &Arc<Session>) -> mpsc::Sender<Job> {
     tx
 }
 
+/// Puts the calling thread in the idle scheduling class (Linux
+/// `SCHED_IDLE`): it runs only on CPU time no normal thread wants, and a
+/// normal thread waking up preempts it at once. Request overrides run there:
+/// one is client code that may spin until the request timeout ends it, and
+/// it must not slow the service's requests meanwhile (nice 10 did not
+/// suffice: the scheduler lets a niced thread finish its slice, ~2 ms, before
+/// a woken request runs). A thread can leave a class it lowered itself to
+/// only with privileges, hence pools of their own rather than a worker
+/// lowered per request. Best effort: a thread left in the normal class still
+/// runs its requests correctly.
+fn run_when_idle() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: sched_setscheduler with pid 0 changes only the calling
+    // thread's policy; `param` is a valid sched_param it only reads.
+    unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+    }
+}
+
 async fn accept_loop(
     listener: std::net::TcpListener,
     session: Arc<Session>,
-    jobs: mpsc::Sender<Job>,
+    jobs: Pools,
     opts: ServeOptions,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
@@ -162,7 +209,7 @@ async fn accept_loop(
 /// One HTTP request: read (bounded), handed to a worker, answered.
 async fn answer(
     req: hyper::Request<Incoming>,
-    jobs: mpsc::Sender<Job>,
+    jobs: Pools,
     session: Arc<Session>,
     token: Arc<Option<String>>,
     timeout: Duration,
@@ -221,7 +268,7 @@ async fn answer(
         overrides,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    if jobs.send(Job { request, deadline, reply: tx }).is_err() {
+    if jobs.queue(&request).send(Job { request, deadline, reply: tx }).is_err() {
         return Ok(refused(503, "stop requested: the server is shutting down", &session, false));
     }
     match rx.await {

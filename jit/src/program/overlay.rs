@@ -177,10 +177,13 @@ impl Program {
 pub struct CompiledOverride {
     entry: ExperimentEntry,
     basis: Vec<(Arc<str>, Meaning)>,
-    /// The table made last, for (world, experiment): consecutive requests
-    /// mostly share both.
-    last: Mutex<Option<(u64, Option<Arc<str>>, Arc<OverlayTable>)>>,
+    /// The table made last: consecutive requests mostly share its world
+    /// and experiment.
+    last: Mutex<Option<LastTable>>,
 }
+
+/// A table with the world (age) and experiment it was made for.
+type LastTable = (u64, Option<Arc<str>>, Arc<OverlayTable>);
 
 /// What a name means to compiled code.
 #[derive(PartialEq)]
