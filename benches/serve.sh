@@ -32,9 +32,10 @@
 # Every server gets WARM seconds of load before its first run (Node's JIT, Strata's
 # first compile). A run with non-2xx answers or socket errors is reported, since its
 # numbers would not be of the intended work. Strata runs with its defaults (2 x cores
-# worker threads for evaluations, at least 4, and a 2-thread tokio reactor); hyper runs
-# on tokio's default runtime (one thread per core); Node is one process. On a 2-core
-# machine wrk competes with the server for the CPU: compare ratios from the same run.
+# worker threads for evaluations, at least 4, and a tokio reactor of one thread per 4
+# cores, at least 1); hyper runs on tokio's default runtime (one thread per core); Node
+# is one process. On a 2-core machine wrk competes with the server for the CPU: compare
+# ratios from the same run.
 #
 # Needs wrk (installed with apt-get when missing and run as root; its Lua scripts give
 # the POST bodies, a new override text per request, and the percentiles), node, cargo

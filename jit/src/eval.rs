@@ -407,18 +407,30 @@ struct Watchdog {
     key: (Instant, u64),
 }
 
-/// The deadlines of every running watchdog, nearest first.
+/// The deadlines of every running watchdog, and when the timer thread
+/// wakes next.
 struct Timers {
-    due: Mutex<std::collections::BTreeMap<(Instant, u64), Arc<Interrupt>>>,
+    state: Mutex<TimerState>,
     wake: Condvar,
     next: std::sync::atomic::AtomicU64,
+}
+
+struct TimerState {
+    /// Nearest first.
+    due: std::collections::BTreeMap<(Instant, u64), Arc<Interrupt>>,
+    /// When the timer thread wakes up by itself (`None`: only when told).
+    /// A new deadline wakes it only if it is sooner, so a steady stream of
+    /// evaluations with equal timeouts costs no thread wake-up each — a
+    /// finished evaluation's deadline is not removed from its sleep, the
+    /// thread just finds nothing due then.
+    wakes_at: Option<Instant>,
 }
 
 fn timers() -> &'static Timers {
     static TIMERS: std::sync::OnceLock<&'static Timers> = std::sync::OnceLock::new();
     TIMERS.get_or_init(|| {
         let t: &'static Timers = Box::leak(Box::new(Timers {
-            due: Mutex::new(std::collections::BTreeMap::new()),
+            state: Mutex::new(TimerState { due: std::collections::BTreeMap::new(), wakes_at: None }),
             wake: Condvar::new(),
             next: std::sync::atomic::AtomicU64::new(0),
         }));
@@ -430,18 +442,19 @@ fn timers() -> &'static Timers {
 
 impl Timers {
     fn run(&self) {
-        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let now = Instant::now();
-            while let Some(entry) = due.first_entry() {
+            while let Some(entry) = state.due.first_entry() {
                 if entry.key().0 > now {
                     break;
                 }
                 entry.remove().trip(StopReason::Timeout);
             }
-            due = match due.first_key_value().map(|((t, _), _)| *t - now) {
-                Some(wait) => self.wake.wait_timeout(due, wait).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0),
-                None => self.wake.wait(due).unwrap_or_else(|e| e.into_inner()),
+            state.wakes_at = state.due.first_key_value().map(|((t, _), _)| *t);
+            state = match state.wakes_at {
+                Some(t) => self.wake.wait_timeout(state, t - now).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0),
+                None => self.wake.wait(state).unwrap_or_else(|e| e.into_inner()),
             };
         }
     }
@@ -451,10 +464,10 @@ impl Watchdog {
     fn start(timeout: Duration, interrupt: Arc<Interrupt>) -> Watchdog {
         let t = timers();
         let key = (Instant::now() + timeout, t.next.fetch_add(1, Ordering::Relaxed));
-        let mut due = t.due.lock().unwrap_or_else(|e| e.into_inner());
-        let first = due.first_key_value().is_none_or(|(k, _)| key < *k);
-        due.insert(key, interrupt);
-        if first {
+        let mut state = t.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.due.insert(key, interrupt);
+        if state.wakes_at.is_none_or(|at| key.0 < at) {
+            state.wakes_at = Some(key.0);
             t.wake.notify_one();
         }
         Watchdog { key }
@@ -463,7 +476,7 @@ impl Watchdog {
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        timers().due.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+        timers().state.lock().unwrap_or_else(|e| e.into_inner()).due.remove(&self.key);
     }
 }
 
