@@ -79,11 +79,24 @@ pub struct GlobalEntry {
 }
 
 /// The text and uses of each definition in a transaction, by name, from the
-/// session (which parsed it). `dependent` marks definitions re-checked only
-/// because something they use changed signature: they keep their version.
+/// session (which parsed it).
 #[derive(Clone, Debug, Default)]
 pub struct Texts {
-    pub defs: HashMap<Arc<str>, (Arc<str>, Arc<[Arc<str>]>, bool)>,
+    pub defs: HashMap<Arc<str>, DefText>,
+}
+
+/// What a committed world changed, as `:worlds` shows it, from the version
+/// each name got.
+pub type LogLine<'a> = dyn Fn(&HashMap<Arc<str>, u32>) -> String + 'a;
+
+/// One definition's own text and the names it mentions.
+#[derive(Clone, Debug, Default)]
+pub struct DefText {
+    pub text: Arc<str>,
+    pub uses: Arc<[Arc<str>]>,
+    /// Re-checked only because something it uses changed signature: it
+    /// keeps its version.
+    pub dependent: bool,
 }
 
 impl World {
@@ -693,12 +706,14 @@ impl Program {
     /// Commits a checked transaction: registers its types, compiles its
     /// functions and expressions, runs its global initialisers in the new
     /// world, then publishes the world. A failing initialiser commits nothing.
+    /// `log_line` says what the world changed (`:worlds`), given the version
+    /// each name got.
     pub fn commit(
         &mut self,
         checked: &Checked,
         texts: &Texts,
         forgets: &[Arc<str>],
-        log_line: &dyn Fn(&HashMap<Arc<str>, u32>) -> String,
+        log_line: &LogLine<'_>,
         options: &dyn Fn() -> EvalOptions,
     ) -> Result<Committed, CommitError> {
         let base = self.newest();
@@ -722,8 +737,7 @@ impl Program {
         let mut versions = HashMap::new();
         let mut new_metas = Vec::new();
         let mut meta = |name: &Arc<str>, old: Option<&DefMeta>| -> DefMeta {
-            let (text, uses, dependent) =
-                texts.defs.get(name).cloned().unwrap_or_else(|| ("".into(), Arc::from([]), false));
+            let DefText { text, uses, dependent } = texts.defs.get(name).cloned().unwrap_or_default();
             match old {
                 Some(m) if dependent => DefMeta { text, uses, ..m.clone() },
                 _ => {
@@ -773,7 +787,7 @@ impl Program {
             // A dependent re-checked because something it uses changed
             // signature keeps its text, so its value (and the effects of its
             // initialiser, such as a spawned task) stays when its type does.
-            let dependent = texts.defs.get(&g.name).is_some_and(|d| d.2);
+            let dependent = texts.defs.get(&g.name).is_some_and(|d| d.dependent);
             let (id, keep) = match base.globals.get(&g.name) {
                 Some(e) if same_written(&e.sig, &g.sig) && (g.sig.mutable || dependent) => (e.id, true),
                 _ => (self.shared.globals.add(g.name.clone(), g.sig.ty.is_heap()), false),

@@ -129,10 +129,10 @@ impl FnCx<'_, '_, '_> {
                 let k = self.cv_bits(&a[1]);
                 let d = self.cv_bits(&a[2]);
                 let bits = self.call_helper("rt_map_get_or", &[a[0].v(), k, d])?.expect("bits");
-                let vals = self.from_bits(bits, ty);
+                let vals = self.values_of(bits, ty);
                 // Borrowed from the map or the default: own it before they go.
                 let cv = Self::borrowed(vals, ty.clone());
-                self.to_owned(cv)
+                self.own(cv)
             }
             Builtin::Has => {
                 let k = self.cv_bits(&a[1]);
@@ -247,7 +247,7 @@ impl FnCx<'_, '_, '_> {
         };
         let init = if op == Builtin::Fold {
             let v = self.expr(&args[1])?;
-            Some(self.to_owned(v))
+            Some(self.own(v))
         } else {
             None
         };
@@ -291,7 +291,7 @@ impl FnCx<'_, '_, '_> {
         let outv = out.as_ref().map(|o| o.v());
         self.counted_loop(i, n, span, |fc, iv| {
             let bits = fc.call_helper("rt_vec_get", &[fc.ctx, xv, iv])?.expect("bits");
-            let vals = fc.from_bits(bits, &elem_ty);
+            let vals = fc.values_of(bits, &elem_ty);
             let x = Self::borrowed(vals, (*elem_ty).clone());
             match op {
                 Builtin::Each => {
@@ -300,7 +300,7 @@ impl FnCx<'_, '_, '_> {
                 }
                 Builtin::Map => {
                     let r = fc.call_fn_value(&f, vec![x], span)?;
-                    let r = fc.to_owned(r);
+                    let r = fc.own(r);
                     let rb = fc.cv_bits(&r);
                     fc.give(r);
                     fc.call_helper("rt_vec_build_push", &[outv.expect("out"), rb])?;
@@ -327,7 +327,7 @@ impl FnCx<'_, '_, '_> {
                     let cur: Vec<_> = vars.iter().map(|&v| fc.b.use_var(v)).collect();
                     let cur_cv = Self::borrowed(cur.clone(), acc_ty.clone());
                     let r = fc.call_fn_value(&f, vec![cur_cv, x], span)?;
-                    let r = fc.to_owned(r);
+                    let r = fc.own(r);
                     let r = fc.coerce(r, acc_ty);
                     let new = fc.give(r);
                     for (&var, &v) in vars.iter().zip(&new) {

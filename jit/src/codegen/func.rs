@@ -239,7 +239,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             self.stack_check(line);
         }
         let v = self.expr(expr)?;
-        let v = self.to_owned(v);
+        let v = self.own(v);
         let v = self.coerce(v, &self.ret.clone());
         let vals = self.give(v);
         self.emit_return(vals);
@@ -385,7 +385,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         match self.abi {
             Abi::Entry => {
                 if let Some(&v) = vals.first() {
-                    let bits = self.to_bits(v, &self.ret.clone());
+                    let bits = self.bits_of(v, &self.ret.clone());
                     let out = self.out.expect("entry has an out pointer");
                     self.b.ins().store(MemFlagsData::trusted(), bits, out, 0);
                 }
@@ -479,7 +479,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     }
 
     /// Makes sure the function owns `cv` (increments a borrowed heap value).
-    pub fn to_owned(&mut self, cv: CV) -> CV {
+    pub fn own(&mut self, cv: CV) -> CV {
         if cv.ty.is_heap() && cv.temp.is_none() && !cv.vals.is_empty() {
             self.emit_inc(cv.v());
             let temp = Some(self.track(TempLoc::Val(cv.v())));
@@ -520,7 +520,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     // ----- value conversions ------------------------------------------------
 
     /// The 64-bit form stored in containers, records and globals.
-    pub fn to_bits(&mut self, v: Value, ty: &Ty) -> Value {
+    pub fn bits_of(&mut self, v: Value, ty: &Ty) -> Value {
         match ty {
             Ty::Float => self.b.ins().bitcast(types::I64, MemFlagsData::new(), v),
             Ty::Bool => self.b.ins().uextend(types::I64, v),
@@ -530,12 +530,14 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
 
     pub fn cv_bits(&mut self, cv: &CV) -> Value {
         match cv.vals.first() {
-            Some(&v) => self.to_bits(v, &cv.ty),
+            Some(&v) => self.bits_of(v, &cv.ty),
             None => self.iconst(types::I64, 0),
         }
     }
 
-    pub fn from_bits(&mut self, bits: Value, ty: &Ty) -> Vec<Value> {
+    /// The values of type `ty` whose 64-bit form is `bits` (the inverse of
+    /// `bits_of`).
+    pub fn values_of(&mut self, bits: Value, ty: &Ty) -> Vec<Value> {
         match ty {
             Ty::Float => vec![self.b.ins().bitcast(types::F64, MemFlagsData::new(), bits)],
             Ty::Bool => vec![self.b.ins().ireduce(types::I8, bits)],
@@ -553,7 +555,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     pub fn load_slot(&mut self, obj: Value, index: u32, ty: &Ty) -> Vec<Value> {
         let off = FIELDS_OFFSET + 8 * index as i32;
         let bits = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), obj, off);
-        self.from_bits(bits, ty)
+        self.values_of(bits, ty)
     }
 
     // ----- locals -----------------------------------------------------------
@@ -690,13 +692,13 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             ExprKind::Local(id) => {
                 let vals = self.read_local_raw(*id)?;
                 let cv = Self::borrowed(vals, e.ty.clone());
-                Ok(if self.body.local(*id).mutable { self.to_owned(cv) } else { cv })
+                Ok(if self.body.local(*id).mutable { self.own(cv) } else { cv })
             }
             ExprKind::Global(name) => {
                 let gid = self.unit.resolver.global_id(name);
                 let g = self.iconst(types::I32, gid as i64);
                 let bits = self.call_fallible("rt_global_get", &[self.ctx, g], e.span)?.expect("returns bits");
-                let vals = self.from_bits(bits, &e.ty);
+                let vals = self.values_of(bits, &e.ty);
                 Ok(self.owned(vals, e.ty.clone()))
             }
             ExprKind::FnRef(name) => self.fn_ref(name, &e.ty),
@@ -722,7 +724,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                     return Ok(cv);
                 }
                 let v = self.expr(value)?;
-                let v = self.to_owned(v);
+                let v = self.own(v);
                 let ty = self.body.local(*local).ty.clone();
                 let v = self.coerce(v, &ty);
                 let old = self.read_local_raw(*local)?;
@@ -735,7 +737,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             }
             ExprKind::AssignGlobal { name, value } => {
                 let v = self.expr(value)?;
-                let v = self.to_owned(v);
+                let v = self.own(v);
                 let bits = self.cv_bits(&v);
                 let gid = self.unit.resolver.global_id(name);
                 let g = self.iconst(types::I32, gid as i64);
@@ -752,7 +754,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                     if info.mutable && !info.captured {
                         let obj = self.read_local_raw(l)?[0];
                         let vals = self.load_slot(obj, *index, &e.ty);
-                        return Ok(self.to_owned(Self::borrowed(vals, e.ty.clone())));
+                        return Ok(self.own(Self::borrowed(vals, e.ty.clone())));
                     }
                 }
                 let b = self.expr(base)?;
@@ -766,7 +768,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                 let mut vals = Vec::new();
                 for f in fields {
                     let v = self.expr(f)?;
-                    vals.push(self.to_owned(v));
+                    vals.push(self.own(v));
                 }
                 let p = self.build_record(ty, vals)?;
                 Ok(self.owned(vec![p], e.ty.clone()))
@@ -781,7 +783,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                 let mut vals = Vec::new();
                 for a in args {
                     let v = self.expr(a)?;
-                    vals.push(self.to_owned(v));
+                    vals.push(self.own(v));
                 }
                 let k = self.iconst(types::I32, key as i64);
                 let t = self.iconst(types::I32, *tag as i64);
@@ -801,7 +803,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                     Some(x) => self.expr(x)?,
                     None => Self::borrowed(vec![], Ty::Unit),
                 };
-                let cv = self.to_owned(cv);
+                let cv = self.own(cv);
                 let ret = self.ret.clone();
                 let cv = self.coerce(cv, &ret);
                 let vals = self.give(cv);
@@ -851,7 +853,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
     pub fn child_of(&mut self, parent: CV, vals: Vec<Value>, ty: &Ty) -> R<CV> {
         let child = Self::borrowed(vals, ty.clone());
         if parent.temp.is_some() {
-            let child = self.to_owned(child);
+            let child = self.own(child);
             self.release(&parent)?;
             Ok(child)
         } else {
@@ -900,7 +902,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let mut replaced = HashMap::new();
         for (i, f) in fields {
             let v = self.expr(f)?;
-            replaced.insert(*i, self.to_owned(v));
+            replaced.insert(*i, self.own(v));
         }
         let field_tys = self.field_types(ty)?;
         let mut vals = Vec::new();
@@ -910,7 +912,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                 None => {
                     let loaded = self.load_slot(b.v(), i as u32, fty);
                     let cv = Self::borrowed(loaded, fty.clone());
-                    vals.push(self.to_owned(cv));
+                    vals.push(self.own(cv));
                 }
             }
         }
@@ -977,7 +979,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let mut cvs = Vec::new();
         for (a, t) in args.iter().zip(&params) {
             let cv = self.expr(a)?;
-            let cv = self.to_owned(cv);
+            let cv = self.own(cv);
             cvs.push(self.coerce(cv, t));
         }
         let size = 8 * cvs.len().max(1) as u32;
@@ -1195,9 +1197,9 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let ib = self.cv_bits(&i);
         let helper = if matches!(b.ty, Ty::Map(..)) { "rt_map_get" } else { "rt_vec_get" };
         let bits = self.call_fallible(helper, &[self.ctx, b.v(), ib], span)?.expect("bits");
-        let vals = self.from_bits(bits, ty);
+        let vals = self.values_of(bits, ty);
         let child = Self::borrowed(vals, ty.clone());
-        let child = if b.temp.is_some() || i.temp.is_some() { self.to_owned(child) } else { child };
+        let child = if b.temp.is_some() || i.temp.is_some() { self.own(child) } else { child };
         self.release(&i)?;
         self.release(&b)?;
         Ok(child)
@@ -1212,7 +1214,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let out = self.owned(vec![v], ty.clone());
         for el in elems {
             let x = self.expr(el)?;
-            let x = self.to_owned(x);
+            let x = self.own(x);
             let bits = self.cv_bits(&x);
             self.give(x);
             self.call_helper("rt_vec_build_push", &[v, bits])?;
@@ -1230,9 +1232,9 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let out = self.owned(vec![m], ty.clone());
         for (k, v) in entries {
             let kc = self.expr(k)?;
-            let kc = self.to_owned(kc);
+            let kc = self.own(kc);
             let vc = self.expr(v)?;
-            let vc = self.to_owned(vc);
+            let vc = self.own(vc);
             let kb = self.cv_bits(&kc);
             let vb = self.cv_bits(&vc);
             self.give(kc);
@@ -1252,7 +1254,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
 
     /// Ends a branch: its value, owned, flows into `merge`.
     pub fn jump_with(&mut self, merge: Block, cv: CV, ty: &Ty) {
-        let cv = self.to_owned(cv);
+        let cv = self.own(cv);
         let cv = self.coerce(cv, ty);
         let vals = self.give(cv);
         let args: Vec<BlockArg> = vals.into_iter().map(BlockArg::Value).collect();
@@ -1348,7 +1350,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
         let xv = xs.v();
         self.counted_loop(i, n, span, |f, iv| {
             let bits = f.call_helper("rt_vec_get", &[f.ctx, xv, iv])?.expect("bits");
-            let vals = f.from_bits(bits, &elem_ty);
+            let vals = f.values_of(bits, &elem_ty);
             f.scopes.push(Vec::new());
             f.declare_local(var, vals, false);
             let v = f.expr(body)?;
@@ -1440,7 +1442,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
                     let v = self.expr(init)?;
                     let info = self.body.local(*local);
                     let (mutable, lty) = (info.mutable, info.ty.clone());
-                    let v = if mutable { self.to_owned(v) } else { v };
+                    let v = if mutable { self.own(v) } else { v };
                     let v = self.coerce(v, &lty);
                     let owns = v.temp.is_some();
                     let vals = self.give(v);
@@ -1457,7 +1459,7 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             None => Self::borrowed(vec![], Ty::Unit),
         };
         let owns_locals = !self.scopes.last().is_some_and(|s| s.is_empty());
-        let v = if owns_locals { self.to_owned(v) } else { v };
+        let v = if owns_locals { self.own(v) } else { v };
         let v = self.coerce(v, ty);
         self.pop_scope()?;
         Ok(v)

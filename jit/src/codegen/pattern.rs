@@ -22,7 +22,7 @@ impl FnCx<'_, '_, '_> {
             self.push_scope();
             self.test_pattern(&arm.pat, &s.vals, &s.ty, next)?;
             let v = self.expr(&arm.body)?;
-            let v = self.to_owned(v);
+            let v = self.own(v);
             let v = self.coerce(v, ty);
             // Release the arm's scope before leaving it; the value is owned.
             let vals = self.give(v);

@@ -33,7 +33,7 @@ impl FnCx<'_, '_, '_> {
         let mut rest = Vec::new();
         for a in &args[1..] {
             let v = self.expr(a)?;
-            rest.push(self.to_owned(v));
+            rest.push(self.own(v));
         }
         let old = self.read_local_raw(local)?[0];
         let mut call_args = Vec::new();
@@ -85,7 +85,7 @@ impl FnCx<'_, '_, '_> {
         let mut new_vals = Vec::new();
         for (i, e) in fields {
             let v = self.expr(e)?;
-            let v = self.to_owned(v);
+            let v = self.own(v);
             let bits = self.cv_bits(&v);
             self.give(v);
             new_vals.push((*i as usize, bits));

@@ -3,7 +3,7 @@
 //! new globals' initial values and, after a type change, every global and
 //! loop state in the new versions.
 
-use super::{Checked, DefMeta, Globals, Program, Texts, World};
+use super::{Checked, DefMeta, DefText, Globals, Program, Texts, World};
 use crate::abi::Header;
 use crate::codegen::layout::type_desc;
 use crate::image::format::{
@@ -29,7 +29,7 @@ pub(super) fn defs_record(
     let mut defs = Vec::new();
     let mut def = |name: &Arc<str>, kind: DefKind, schema: u32, global: Option<&lang::types::GlobalSig>| {
         let Some(meta) = world.meta_of(name) else { return };
-        let (_, uses, dependent) = texts.defs.get(name).cloned().unwrap_or_else(|| ("".into(), Arc::from([]), false));
+        let DefText { uses, dependent, .. } = texts.defs.get(name).cloned().unwrap_or_default();
         defs.push(DefRecord {
             name: name.to_string(),
             kind,

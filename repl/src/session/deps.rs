@@ -5,7 +5,7 @@
 //! broken dependents are reported (`breaks`).
 
 use super::items::def_name;
-use jit::program::{Texts, World};
+use jit::program::{DefText, Texts, World};
 use lang::ast::{self, Item};
 use lang::check::Checked;
 use lang::diagnostic::Diagnostic;
@@ -90,11 +90,11 @@ pub(super) fn texts_of(prog: &ast::Program, source: &str, checked: &Checked, dep
         let text = &source[item.span().range()];
         let name: Arc<str> = Arc::from(name);
         let own = uses.remove(&name).unwrap_or_default();
-        texts.defs.insert(name, (Arc::from(text), own, false));
+        texts.defs.insert(name, DefText { text: Arc::from(text), uses: own, dependent: false });
     }
     for d in dependents {
         let own = uses_of(&d.checked).remove(&d.name).unwrap_or_default();
-        texts.defs.insert(d.name.clone(), (d.text.clone(), own, true));
+        texts.defs.insert(d.name.clone(), DefText { text: d.text.clone(), uses: own, dependent: true });
     }
     texts
 }
@@ -106,9 +106,9 @@ pub(super) fn apply(incr: &mut Incremental, checked: &Checked, texts: &Texts, fo
     let defs = texts
         .defs
         .iter()
-        .filter_map(|(name, (text, uses, _))| {
+        .filter_map(|(name, d)| {
             let sig = sigs.remove(name)?;
-            Some(NewDef { name: name.clone(), text: text.clone(), sig, uses: uses.clone() })
+            Some(NewDef { name: name.clone(), text: d.text.clone(), sig, uses: d.uses.clone() })
         })
         .collect();
     incr.apply(defs, forgets)

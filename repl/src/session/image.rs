@@ -8,7 +8,6 @@ use jit::image::format::{CurrentDef, DefKind, DefRecord};
 use jit::image::replay::Replayed;
 use jit::image::{ImageFile, Journal, frame};
 use lang::diagnostic::render;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -158,14 +157,10 @@ impl Engine {
             program.restore(replayed, &checked).map_err(|e| format!("error: cannot reopen {image}: {}", e.0))?;
         // The incremental database starts from the newest world's texts.
         let mut texts = jit::program::Texts::default();
-        let uses: HashMap<&str, Arc<[Arc<str>]>> = defs
-            .iter()
-            .map(|c| (c.def.name.as_str(), c.def.uses.iter().map(|u| Arc::from(u.as_str())).collect()))
-            .collect();
         for CurrentDef { def: d, .. } in defs {
-            texts
-                .defs
-                .insert(Arc::from(d.name.as_str()), (Arc::from(d.text.as_str()), uses[d.name.as_str()].clone(), false));
+            let uses = d.uses.iter().map(|u| Arc::from(u.as_str())).collect();
+            let text = jit::program::DefText { text: Arc::from(d.text.as_str()), uses, dependent: false };
+            texts.defs.insert(Arc::from(d.name.as_str()), text);
         }
         let mut incr = self.incremental.lock().unwrap_or_else(|e| e.into_inner());
         let prospect = deps::apply(&mut incr, &checked, &texts, &[]);
