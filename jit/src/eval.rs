@@ -201,6 +201,24 @@ pub struct EvalOptions {
 /// The default per-evaluation heap limit (SPEC section 9): 1 GiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
 
+impl EvalOptions {
+    /// A session's own input printing to `output`: no time limit, its own
+    /// interrupt, no `define`, the default memory limit, no overlay.
+    pub fn new(output: Box<dyn Output>) -> EvalOptions {
+        EvalOptions {
+            output,
+            timeout: None,
+            interrupt: Arc::new(Interrupt::default()),
+            definer: None,
+            in_initialiser: false,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            task: None,
+            overlay: None,
+            request: None,
+        }
+    }
+}
+
 /// A value an evaluation produced, owned by the holder.
 pub struct OwnedValue {
     pub bits: u64,

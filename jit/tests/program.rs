@@ -4,7 +4,7 @@
 //! `strata` binary wires them.)
 
 use jit::abi::Output;
-use jit::eval::{DEFAULT_MEMORY_LIMIT, EvalOptions, Interrupt, OwnedValue};
+use jit::eval::{EvalOptions, OwnedValue};
 use jit::program::{Program, Texts, Thunk};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,17 +19,7 @@ impl Output for Lines {
 }
 
 fn options(timeout: Option<Duration>) -> EvalOptions {
-    EvalOptions {
-        output: Box::new(Lines::default()),
-        timeout,
-        interrupt: Arc::new(Interrupt::default()),
-        definer: None,
-        in_initialiser: false,
-        memory_limit: DEFAULT_MEMORY_LIMIT,
-        task: None,
-        overlay: None,
-        request: None,
-    }
+    EvalOptions { timeout, ..EvalOptions::new(Box::new(Lines::default())) }
 }
 
 /// Parses, checks (against the newest world) and commits `src`.

@@ -3,15 +3,13 @@
 //! counts, and whole programs through the engine with the standard library
 //! installed. Test layouts use versions >= 90_000 (see `tests.rs`).
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
 use super::heap::{dec, rt_alloc_enum, slot_ptr, thread_live_objects};
 use super::json::{self, JsonType, json_str};
 use super::string::{new_str, str_value};
+use super::tests::{Capture, TestCtx};
 use super::types::{Layout, LayoutKind, RType, TD_BOOL, TD_FLOAT, TD_INT, TD_STR, reserve_type_key, set_layout, tdesc};
 use super::vector::{VecData, new_vec};
-use crate::abi::{Ctx, EvalState, Header, Output};
+use crate::abi::Header;
 
 /// The tdesc of a `Json`-shaped enum registered for these tests.
 fn json_td() -> u32 {
@@ -186,46 +184,6 @@ fn strings_escape_only_quote_backslash_and_control_characters() {
 // ---------------------------------------------------------------------------
 // The helpers, with an evaluation context.
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<String>>>);
-
-impl Output for Capture {
-    fn write_line(&self, line: &str) {
-        self.0.lock().unwrap().push(line.to_string());
-    }
-}
-
-struct TestCtx {
-    ctx: Box<Ctx>,
-    _eval: Box<EvalState>,
-}
-
-impl TestCtx {
-    fn new() -> Self {
-        let eval = Box::new(EvalState::detached(Box::new(Capture::default())));
-        let ctx = Box::new(Ctx {
-            table: std::ptr::null(),
-            stack_limit: AtomicUsize::new(0),
-            err: AtomicU8::new(0),
-            eval: &*eval,
-            world_age: 1,
-        });
-        TestCtx { ctx, _eval: eval }
-    }
-
-    fn ptr(&mut self) -> *mut Ctx {
-        &mut *self.ctx
-    }
-
-    fn take_err(&mut self) -> Option<String> {
-        let flagged = self.ctx.err.swap(0, Ordering::Relaxed) == 1;
-        // SAFETY: `eval` is owned by this fixture.
-        let msg = unsafe { (*self.ctx.eval).error.borrow_mut().take() }.map(|e| e.message);
-        assert_eq!(flagged, msg.is_some());
-        msg
-    }
-}
-
 #[test]
 fn helpers_raise_their_errors_and_return_owned_values() {
     let before = thread_live_objects();
@@ -300,22 +258,12 @@ fn a_type_that_is_not_json_is_an_internal_error_not_a_panic() {
 // Whole programs through the engine, with the standard library in world 1.
 
 mod engine {
-    use crate::eval::{DEFAULT_MEMORY_LIMIT, EvalOptions, Interrupt};
+    use crate::eval::EvalOptions;
     use crate::program::{Program, Texts};
     use std::sync::Arc;
 
     fn options() -> EvalOptions {
-        EvalOptions {
-            output: Box::new(super::Capture::default()),
-            timeout: None,
-            interrupt: Arc::new(Interrupt::default()),
-            definer: None,
-            in_initialiser: false,
-            memory_limit: DEFAULT_MEMORY_LIMIT,
-            task: None,
-            overlay: None,
-            request: None,
-        }
+        EvalOptions::new(Box::new(super::Capture::default()))
     }
 
     fn program() -> Program {

@@ -15,7 +15,7 @@ use crate::abi::{Ctx, EvalState, Header, IMMORTAL_RC, Output};
 // Fixtures.
 
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<String>>>);
+pub(super) struct Capture(Arc<Mutex<Vec<String>>>);
 
 impl Output for Capture {
     fn write_line(&self, line: &str) {
@@ -23,14 +23,15 @@ impl Output for Capture {
     }
 }
 
-struct TestCtx {
+/// A detached evaluation context for calling runtime helpers directly.
+pub(super) struct TestCtx {
     ctx: Box<Ctx>,
     _eval: Box<EvalState>,
     out: Capture,
 }
 
 impl TestCtx {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let out = Capture::default();
         let eval = Box::new(EvalState::detached(Box::new(out.clone())));
         let ctx = Box::new(Ctx {
@@ -43,12 +44,12 @@ impl TestCtx {
         TestCtx { ctx, _eval: eval, out }
     }
 
-    fn ptr(&mut self) -> *mut Ctx {
+    pub(super) fn ptr(&mut self) -> *mut Ctx {
         &mut *self.ctx
     }
 
     /// The error message raised so far (and resets the flag and slot).
-    fn take_err(&mut self) -> Option<String> {
+    pub(super) fn take_err(&mut self) -> Option<String> {
         let flagged = self.ctx.err.swap(0, Ordering::Relaxed) == 1;
         // SAFETY: `eval` is owned by this fixture.
         let msg = unsafe { (*self.ctx.eval).error.borrow_mut().take() }.map(|e| e.message);

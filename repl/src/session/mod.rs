@@ -231,7 +231,6 @@ impl Engine {
     fn options(self: &Arc<Self>, in_initialiser: bool) -> EvalOptions {
         let output = OUTPUT.with(|o| o.borrow().clone()).unwrap_or_else(|| self.config.output.clone());
         EvalOptions {
-            output: output(),
             timeout: match self.timeout_ms.load(std::sync::atomic::Ordering::SeqCst) {
                 0 => None,
                 ms => Some(Duration::from_millis(ms)),
@@ -240,9 +239,7 @@ impl Engine {
             definer: Some(self.definer()),
             in_initialiser,
             memory_limit: self.config.memory_limit,
-            task: None,
-            overlay: None,
-            request: None,
+            ..EvalOptions::new(output())
         }
     }
 
@@ -250,15 +247,12 @@ impl Engine {
     /// `:timeout`, which bounds only the session's inputs), its own output.
     fn task_options(self: &Arc<Self>, interrupt: Arc<Interrupt>, task: Arc<TaskSignals>) -> EvalOptions {
         EvalOptions {
-            output: (self.config.task_output)(),
             timeout: self.config.timeout,
             interrupt,
             definer: Some(self.definer()),
-            in_initialiser: false,
             memory_limit: self.config.memory_limit,
             task: Some(task),
-            overlay: None,
-            request: None,
+            ..EvalOptions::new((self.config.task_output)())
         }
     }
 
@@ -421,17 +415,7 @@ impl Session {
         let weak = Arc::downgrade(&engine);
         engine.shared.tasks.set_launcher(Arc::new(move |interrupt, task| match weak.upgrade() {
             Some(engine) => engine.task_options(interrupt, task),
-            None => EvalOptions {
-                output: Box::new(jit::abi::Stdout),
-                timeout: None,
-                interrupt,
-                definer: None,
-                in_initialiser: false,
-                memory_limit: jit::eval::DEFAULT_MEMORY_LIMIT,
-                task: Some(task),
-                overlay: None,
-                request: None,
-            },
+            None => EvalOptions { interrupt, task: Some(task), ..EvalOptions::new(Box::new(jit::abi::Stdout)) },
         }));
         Session { engine }
     }
