@@ -117,3 +117,53 @@ fn latest_under_an_override_that_no_longer_checks_is_a_signature_change() {
     assert_eq!(r.status, 500, "{}", r.body);
     assert!(r.body.contains("signature changed: the request's override does not check in world 4"), "{}", r.body);
 }
+
+#[test]
+fn concurrent_requests_with_an_override_see_exactly_their_world_while_signatures_change() {
+    let s = Arc::new(session());
+    ok(&s, "overridable fn greet(n: str) -> str { n }\nfn mark(n: str) -> str { n }");
+    ok(&s, "fn handle(req: Request) -> Response { Response { body: greet(\"ann\") } }");
+    // What the override answers in each world: its body, or `None` where
+    // `mark` takes an int and the override does not check (400).
+    let expected = Arc::new(std::sync::Mutex::new(HashMap::from([(3u64, Some("yo ann".to_string()))])));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let servers: Vec<_> = (0..4)
+        .map(|_| {
+            let (s, done) = (s.clone(), done.clone());
+            std::thread::spawn(move || {
+                let req = request(&[], &[("greet", "fn greet(n: str) -> str { \"yo \" + mark(n) }")]);
+                let mut seen = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::SeqCst) || seen.is_empty() {
+                    let r = serve(&s, &req);
+                    let world: u64 = header(&r, "x-strata-world").and_then(|w| w.parse().ok()).expect("a world");
+                    seen.push((world, r.status, r.body));
+                }
+                seen
+            })
+        })
+        .collect();
+    for k in 1..=30u64 {
+        let change = if k % 2 == 1 {
+            "fn mark(n: int) -> str { \"#\" }".to_string()
+        } else {
+            format!("fn mark(n: str) -> str {{ n + \"{k}\" }}")
+        };
+        ok(&s, &change);
+        let answer = (k % 2 == 0).then(|| format!("yo ann{k}"));
+        expected.lock().unwrap().insert(3 + k, answer);
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let expected = expected.lock().unwrap().clone();
+    let mut served = 0;
+    for t in servers {
+        for (world, status, body) in t.join().expect("a serving thread") {
+            match expected.get(&world).unwrap_or_else(|| panic!("an answer from world {world}")) {
+                Some(want) => assert_eq!((status, body.as_str()), (200, want.as_str()), "world {world}"),
+                None => assert!(status == 400 && body.contains("type mismatch"), "world {world}: {status} {body}"),
+            }
+            served += 1;
+        }
+    }
+    assert!(served >= 4);
+}
