@@ -11,3 +11,11 @@ enum Json { Null, Bool(bool), Int(int), Num(float), Str(str), Arr([Json]), Obj({
 
 /// The names of section 14.1 that no user definition may take.
 pub const RESERVED: [&str; 6] = ["Request", "Response", "Json", "json_parse", "json_text", "json_get"];
+
+/// The standard library's source parsed, once per process (every session
+/// checks it, and hands its items' texts to the incremental database).
+pub fn parsed() -> &'static (crate::ast::Program, Vec<crate::diagnostic::Diagnostic>) {
+    static PARSED: std::sync::OnceLock<(crate::ast::Program, Vec<crate::diagnostic::Diagnostic>)> =
+        std::sync::OnceLock::new();
+    PARSED.get_or_init(|| crate::parser::parse(SOURCE))
+}

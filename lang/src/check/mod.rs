@@ -229,10 +229,10 @@ pub fn check_restored(
 
 /// The standard library's definitions (world 1), checked.
 pub fn check_prelude() -> Result<Checked, Vec<Diagnostic>> {
-    let (prog, diags) = crate::parser::parse(crate::prelude::SOURCE);
+    let (prog, diags) = crate::prelude::parsed();
     if !diags.is_empty() {
-        return Err(diags);
+        return Err(diags.clone());
     }
     let source: Arc<str> = Arc::from(crate::prelude::SOURCE);
-    items::check(&prog, &source, &EmptyEnv, Some(&Restoring { prelude: true, ..Restoring::default() }))
+    items::check(prog, &source, &EmptyEnv, Some(&Restoring { prelude: true, ..Restoring::default() }))
 }

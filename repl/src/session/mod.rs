@@ -387,9 +387,7 @@ impl Session {
             Ok(checked) => {
                 program.install_prelude(&checked);
                 // Re-checked dependents see world 1 through the database too.
-                let source = lang::prelude::SOURCE;
-                let (prog, _) = lang::parser::parse(source);
-                let texts = texts_of(&prog, source, &checked, &[]);
+                let texts = texts_of(&lang::prelude::parsed().0, lang::prelude::SOURCE, &checked, &[]);
                 let prospect = deps::apply(&mut incremental, &checked, &texts, &[]);
                 incremental.settle(prospect, &[]);
             }
