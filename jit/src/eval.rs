@@ -812,7 +812,10 @@ pub(crate) fn show_sig(sig: &lang::types::FnSig) -> String {
 
 /// `latest f(...)`: a context for the newest world (the same evaluation),
 /// after checking that the newest `f` still has the signature the caller
-/// was checked against.
+/// was checked against — types written the same, at any version: values
+/// of user types cross the boundary migrated (`rt_latest_arg`,
+/// `rt_latest_result`; SPEC 6.3). Function types must match exactly (a
+/// closure of the caller's world cannot take newer values).
 unsafe extern "C" fn rt_latest_ctx(ctx: *mut Ctx, name: u32, sig: u32) -> *mut Ctx {
     // SAFETY: called by compiled code with its live context.
     unsafe {
@@ -826,7 +829,11 @@ unsafe extern "C" fn rt_latest_ctx(ctx: *mut Ctx, name: u32, sig: u32) -> *mut C
         let expected = SIGS.lock().ok().and_then(|s| s.get(sig as usize).cloned());
         let found = newest.fns.get(fname.as_str()).map(|e| e.sig.clone());
         let fits = match (&expected, &found) {
-            (Some(e), Some(f)) => e.params.iter().map(|p| &p.1).eq(f.params.iter().map(|p| &p.1)) && e.ret == f.ret,
+            (Some(e), Some(f)) => {
+                e.params.len() == f.params.len()
+                    && e.params.iter().zip(&f.params).all(|(a, b)| a.1.fits_any_version(&b.1))
+                    && f.ret.fits_any_version(&e.ret)
+            }
             _ => false,
         };
         if !fits {
@@ -876,6 +883,61 @@ unsafe extern "C" fn rt_latest_ctx(ctx: *mut Ctx, name: u32, sig: u32) -> *mut C
         let p = &*new as *const Ctx as *mut Ctx;
         h.latest_ctxs.borrow_mut().push((new, newest, overlay));
         p
+    }
+}
+
+/// A `latest` call's argument (borrowed, a heap value holding user types)
+/// in the view of the newest world the call runs in (`latest`, the context
+/// `rt_latest_ctx` made), migrated if it holds older versions: an owned
+/// reference.
+unsafe extern "C" fn rt_latest_arg(ctx: *mut Ctx, latest: *mut Ctx, bits: i64) -> i64 {
+    // SAFETY: called by compiled code with its live contexts and a live value.
+    unsafe { cross_latest(ctx, ctx, latest, latest, bits as u64, "an argument of `latest`") }
+}
+
+/// A `latest` call's result (owned, a heap value holding user types) back
+/// in the caller's view: an owned reference; fails (`newer version`) if it
+/// holds versions the caller's world does not know.
+unsafe extern "C" fn rt_latest_result(ctx: *mut Ctx, latest: *mut Ctx, bits: i64) -> i64 {
+    // SAFETY: called by compiled code with its live contexts and an owned value.
+    unsafe {
+        let out = cross_latest(ctx, latest, ctx, ctx, bits as u64, "the result of `latest`");
+        crate::runtime::heap::dec(bits as *const abi::Header);
+        out
+    }
+}
+
+/// `bits` (borrowed), made in the world of `from`, brought into the view of
+/// `into`'s world, migrations running in `runner`'s world: an owned
+/// reference (0 with an error raised on `ctx` if it cannot be). Between
+/// worlds that agree on every type's version it is the value itself, not
+/// walked.
+///
+/// # Safety
+/// The contexts must be live contexts of one evaluation; `bits` a live heap value.
+unsafe fn cross_latest(ctx: *mut Ctx, from: *mut Ctx, into: *mut Ctx, runner: *mut Ctx, bits: u64, place: &str) -> i64 {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let same = |h: &EvalHost| crate::migrate::compatible(&h.view_of(from), &h.view_of(into));
+        let h = match host(ctx) {
+            Some(h) if !same(h) => h,
+            _ => {
+                crate::runtime::heap::inc(bits as *const abi::Header);
+                return bits as i64;
+            }
+        };
+        let view = h.view_of(into);
+        match crate::migrate::convert(runner, &h.shared, &view, bits, true, &mut HashMap::new()) {
+            Ok(Some(new)) => new as i64,
+            Ok(None) => {
+                crate::runtime::heap::inc(bits as *const abi::Header);
+                bits as i64
+            }
+            Err(e) => {
+                abi::raise(ctx, crate::migrate::load_error(&e, place, (*into).world_age));
+                0
+            }
+        }
     }
 }
 
@@ -981,6 +1043,18 @@ pub fn helpers() -> &'static [Helper] {
                 ret: Some(I64),
             },
             Helper { name: "rt_latest_release", addr: rt_latest_release as *const u8, params: &[I64, I64], ret: None },
+            Helper {
+                name: "rt_latest_arg",
+                addr: rt_latest_arg as *const u8,
+                params: &[I64, I64, I64],
+                ret: Some(I64),
+            },
+            Helper {
+                name: "rt_latest_result",
+                addr: rt_latest_result as *const u8,
+                params: &[I64, I64, I64],
+                ret: Some(I64),
+            },
             Helper { name: "rt_sleep", addr: rt_sleep as *const u8, params: &[I64, I64], ret: None },
             Helper { name: "rt_task_id", addr: rt_task_id as *const u8, params: &[I64], ret: Some(I64) },
             Helper { name: "rt_stop_requested", addr: rt_stop_requested as *const u8, params: &[I64], ret: Some(I8) },

@@ -15,7 +15,7 @@ use crate::check::{Checked, Env, check_transaction};
 use crate::diagnostic::Diagnostic;
 use crate::types::{FnSig, GlobalSig, Ty, TypeInfo};
 use salsa::Setter;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// What a definition offers the code that uses it. Two equal signatures mean
@@ -395,7 +395,6 @@ impl Incremental {
         let all_changed: Vec<Arc<str>> = all_changed.into_iter().collect();
         let mut dependents: Vec<Arc<str>> =
             self.dependents(&all_changed, skip).into_iter().filter(|n| !types.contains_key(n)).collect();
-        ok.extend(types.into_values());
         // A global whose type is written the same keeps its value, migrated
         // to the new versions (SPEC 6.3): it gets its type at those versions
         // first, so that code using it is checked against what it will hold.
@@ -415,18 +414,51 @@ impl Incremental {
         }
         if !retyped.is_empty() {
             let mut all: BTreeSet<Arc<str>> = dependents.into_iter().collect();
-            all.extend(self.dependents(&retyped, skip).into_iter().filter(|n| !ok.iter().any(|r| &r.name == n)));
+            all.extend(self.dependents(&retyped, skip).into_iter().filter(|n| !types.contains_key(n)));
             dependents = all.into_iter().collect();
         }
-        for name in dependents {
-            let Some(&def) = self.handles.get(&name) else { continue };
-            let text = def.text(&self.db).clone();
-            match check_def(&self.db, def) {
-                Ok(checked) => ok.push(Rechecked { name, text, checked: checked.clone() }),
-                Err(diags) => match self.kept_global(def) {
-                    Some(checked) => ok.push(Rechecked { name, text, checked }),
-                    None => broken.push(Broken { name, diags: diags.clone() }),
-                },
+        // A function re-checked because a type it mentions changed takes
+        // that type's new version in its signature (`fn area(p: P)` now
+        // takes P v2), and what calls it is checked against that — round by
+        // round, as calls chain. Salsa re-runs only the checks that read a
+        // signature set here.
+        let mut results: BTreeMap<Arc<str>, Result<Rechecked, Broken>> = BTreeMap::new();
+        let mut pending: BTreeSet<Arc<str>> = dependents.into_iter().collect();
+        for _round in 0..MAX_TYPE_ROUNDS {
+            let mut resigned = Vec::new();
+            for name in &pending {
+                let Some(&def) = self.handles.get(name) else { continue };
+                let text = def.text(&self.db).clone();
+                let result = match check_def(&self.db, def).clone() {
+                    Ok(checked) => {
+                        let committed = def.committed(&self.db).clone();
+                        if let (Sig::Fn(old), Some(f)) = (&committed, checked.fns.first())
+                            && *old != f.sig
+                        {
+                            p.undo.push((def, text.clone(), committed.clone()));
+                            def.set_committed(&mut self.db).to(Sig::Fn(f.sig.clone()));
+                            resigned.push(name.clone());
+                        }
+                        Ok(Rechecked { name: name.clone(), text, checked })
+                    }
+                    Err(diags) => match self.kept_global(def) {
+                        Some(checked) => Ok(Rechecked { name: name.clone(), text, checked }),
+                        None => Err(Broken { name: name.clone(), diags }),
+                    },
+                };
+                results.insert(name.clone(), result);
+            }
+            if resigned.is_empty() {
+                break;
+            }
+            // Only what calls a re-signed function can check differently now.
+            pending = self.dependents(&resigned, skip).into_iter().filter(|n| !types.contains_key(n)).collect();
+        }
+        ok.extend(types.into_values());
+        for result in results.into_values() {
+            match result {
+                Ok(r) => ok.push(r),
+                Err(b) => broken.push(b),
             }
         }
         if broken.is_empty() { Ok(ok) } else { Err(broken) }
@@ -547,8 +579,9 @@ impl Incremental {
 #[cfg(test)]
 mod tests;
 
-/// Rounds of re-checking types that mention changed types (a chain of types
-/// each mentioning the next needs one round per link).
+/// Rounds of re-checking types that mention changed types, and callers of
+/// functions whose signatures took a changed type's new version (a chain of
+/// types each mentioning the next, or of calls, needs one round per link).
 const MAX_TYPE_ROUNDS: usize = 16;
 
 /// `info` (a re-check of a type whose text is unchanged, which the checker

@@ -117,6 +117,17 @@ impl Ty {
         }
     }
 
+    /// Holds values of user types (a record, an enum, or vectors and maps of
+    /// them): a value whose schema versions may differ between worlds.
+    pub fn has_named(&self) -> bool {
+        match self {
+            Ty::Named(_) => true,
+            Ty::Vec(e) => e.has_named(),
+            Ty::Map(k, v) => k.has_named() || v.has_named(),
+            _ => false,
+        }
+    }
+
     /// Contains a function type anywhere (only allowed as a parameter type).
     pub fn has_fn(&self) -> bool {
         match self {

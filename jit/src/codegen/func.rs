@@ -1027,15 +1027,33 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             let name_id = self.iconst(types::I32, crate::eval::register_frame(func) as i64);
             let sig_id = self.iconst(types::I32, crate::eval::register_sig(&sig) as i64);
             let ctx2 = self.call_fallible("rt_latest_ctx", &[self.ctx, name_id, sig_id], span)?.expect("ctx");
+            // Values of user types cross into the newest world's versions
+            // (the callee gets the migrated copies; both are released after).
+            let mut passed = Vec::new();
+            for (cv, (_, ty)) in cvs.iter().zip(&sig.params) {
+                if ty.has_named() {
+                    let v = self.call_fallible("rt_latest_arg", &[self.ctx, ctx2, cv.v()], span)?.expect("value");
+                    passed.push(self.owned(vec![v], ty.clone()));
+                } else {
+                    passed.push(Self::borrowed(cv.vals.clone(), cv.ty.clone()));
+                }
+            }
             let slot = self.unit.resolver.fn_slot(func);
             let table = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), ctx2, CTX_TABLE);
             let code = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), table, 8 * slot as i32);
             let params: Vec<Ty> = sig.params.iter().map(|(_, t)| t.clone()).collect();
             let sigref = self.b.import_signature(function_signature(&params, &sig.ret, self.unit.call_conv));
             let mut call_args = vec![ctx2, null];
-            call_args.extend(self.arg_values(&cvs));
+            call_args.extend(self.arg_values(&passed));
             let inst = self.b.ins().call_indirect(sigref, code, &call_args);
-            let result = self.finish_call(inst, cvs, ret, span)?;
+            cvs.extend(passed);
+            let mut result = self.finish_call(inst, cvs, ret, span)?;
+            if ret.has_named() {
+                // The caller's world may not know the newest world's versions.
+                let v = self.give(result);
+                let back = self.call_fallible("rt_latest_result", &[self.ctx, ctx2, v[0]], span)?.expect("value");
+                result = self.owned(vec![back], ret.clone());
+            }
             self.call_helper("rt_latest_release", &[self.ctx, ctx2])?;
             return Ok(result);
         }

@@ -111,6 +111,20 @@ fn a_type_change_re_checks_its_users() {
 }
 
 #[test]
+fn callers_of_functions_taking_a_changed_type_are_checked_against_its_new_version() {
+    let mut inc = Incremental::new();
+    commit(&mut inc, "type P { x: int }\nfn getx(p: P) -> int { p.x }").unwrap();
+    commit(&mut inc, "fn wrap(p: P) -> int { getx(p) }\nfn top() -> int { wrap(P { x: 1 }) + getx(P { x: 2 }) }")
+        .unwrap();
+    let deps = commit(&mut inc, "type P { x: int, y: int = 0 }").unwrap();
+    assert_eq!(deps, vec![Arc::from("getx"), Arc::from("top"), Arc::from("wrap")]);
+    // Without `x`, getx and top (which builds a P with it) break, and wrap,
+    // which passes a P to the broken getx, with them.
+    let broken = commit(&mut inc, "type P { y: int }");
+    assert_eq!(broken, Err(vec![Arc::from("getx"), Arc::from("top"), Arc::from("wrap")]));
+}
+
+#[test]
 fn a_redefined_let_is_a_new_cell_for_its_users() {
     let mut inc = Incremental::new();
     inc.keep_log();

@@ -24,6 +24,8 @@ mod image;
 mod image_tests;
 mod items;
 #[cfg(test)]
+mod latest_tests;
+#[cfg(test)]
 mod migration_props;
 #[cfg(test)]
 mod override_tests;
