@@ -167,3 +167,23 @@ fn concurrent_requests_with_an_override_see_exactly_their_world_while_signatures
     }
     assert!(served >= 4);
 }
+
+#[test]
+fn an_override_text_cannot_close_its_overlay_or_hold_other_items() {
+    let s = session();
+    ok(&s, "overridable fn greet(n: str) -> str { n }\nvar hits: int = 0");
+    ok(&s, "fn handle(req: Request) -> Response { hits += 1; Response { body: greet(\"ann\") } }");
+    let escape = "fn greet(n: str) -> str { n } } fn handle(req: Request) -> Response { Response { body: \"x\" } } experiment y {";
+    for (text, why) in [
+        (escape, "syntax error"),
+        ("fn greet(n: str) -> str { n }\nvar extra: int = 1", "may hold only `fn` items"),
+        ("fn greet(n: str) -> str { n }\n1 + 1", "may hold only `fn` items"),
+        ("fn other(n: str) -> str { n }", "must define `fn greet`"),
+    ] {
+        let r = serve(&s, &request(&[], &[("greet", text)]));
+        assert_eq!(r.status, 400, "{text}: {}", r.body);
+        assert!(r.body.contains(why), "{text}: {}", r.body);
+    }
+    assert_eq!(serve(&s, &request(&[], &[])).body, "ann");
+    assert_eq!(ok(&s, "hits").echo.as_deref(), Some("1"), "no refused override ran `handle`");
+}

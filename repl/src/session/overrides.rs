@@ -45,13 +45,19 @@ const REQUEST_OVERLAY: &str = "__request_override";
 
 /// The texts of an override (each function name with the source that
 /// defines it) as one experiment's source; `Err` is the 400 answer's message.
+/// Each text must parse on its own as `fn` items, so that none can close the
+/// experiment around them and put items of its own outside it.
 pub(super) fn override_source(texts: &[(String, String)]) -> Result<Arc<str>, String> {
     let mut source = format!("experiment {REQUEST_OVERLAY} {{\n");
     for (name, text) in texts {
-        // A text with syntax errors is left to the checker, which shows them.
         let (prog, diags) = lang::parser::parse(text);
-        let defines = prog.items.iter().any(|i| matches!(i, lang::ast::Item::Fn(f) if f.name.name == *name));
-        if !defines && diags.is_empty() {
+        if !diags.is_empty() {
+            return Err(lang::diagnostic::render(&diags, &format!("<override {name}>"), text).trim_end().to_string());
+        }
+        if !prog.items.iter().all(|i| matches!(i, lang::ast::Item::Fn(_))) {
+            return Err(format!("invalid override: the text for `{name}` may hold only `fn` items"));
+        }
+        if !prog.items.iter().any(|i| matches!(i, lang::ast::Item::Fn(f) if f.name.name == *name)) {
             return Err(format!("invalid override: the text for `{name}` must define `fn {name}`"));
         }
         source.push_str(text);
