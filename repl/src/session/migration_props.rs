@@ -1,7 +1,8 @@
 //! Session tests of migrations (issue 6): a property test — for random
 //! record types and random field changes with defaults, the migrated values
-//! print as the same values constructed directly in the new version — and
-//! types that mention a changed type.
+//! print as the same values constructed directly in the new version, also
+//! through functions taking the type — and types that mention a changed
+//! type.
 
 use super::tests::{ok, session};
 use proptest::prelude::*;
@@ -72,6 +73,9 @@ proptest! {
             .map(|r| construct(&r.iter().enumerate().map(|(i, f)| (format!("f{i}"), f)).collect::<Vec<_>>()))
             .collect();
         ok(&s, &format!("var xs: [T] = [{}]", values.join(", ")));
+        // Functions taking the type, calling each other: re-checked against
+        // its new version, they keep working.
+        ok(&s, "fn pick(ts: [T]) -> [T] { ts }\nfn all() -> [T] { pick(xs) }");
 
         let mut new_decl: Vec<String> = Vec::new();
         for (i, (n, f)) in old.iter().enumerate() {
@@ -87,6 +91,7 @@ proptest! {
         }
         ok(&s, &format!("type T {{ {} }}", new_decl.join(", ")));
         let migrated = ok(&s, "xs").echo.unwrap_or_default();
+        prop_assert_eq!(ok(&s, "all()").echo.unwrap_or_default(), migrated.clone());
 
         let expected: Vec<String> = records
             .iter()
