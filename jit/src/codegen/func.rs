@@ -1031,7 +1031,8 @@ impl<'a, 'r, 'f> FnCx<'a, 'r, 'f> {
             // (the callee gets the migrated copies; both are released after).
             let mut passed = Vec::new();
             for (cv, (_, ty)) in cvs.iter().zip(&sig.params) {
-                if ty.has_named() {
+                // (An argument that never returns has no value to convert.)
+                if ty.has_named() && !cv.vals.is_empty() {
                     let v = self.call_fallible("rt_latest_arg", &[self.ctx, ctx2, cv.v()], span)?.expect("value");
                     passed.push(self.owned(vec![v], ty.clone()));
                 } else {

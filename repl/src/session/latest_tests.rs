@@ -58,3 +58,11 @@ fn function_types_across_latest_must_match_exactly() {
     let err = echo(&s, "probe()").expect_err("signature changed");
     assert!(err.contains("signature changed"), "{err}");
 }
+
+#[test]
+fn an_argument_that_never_returns_needs_no_conversion() {
+    let s = session();
+    ok(&s, "type LtS { x: int }\nfn sx(p: LtS) -> int { p.x }");
+    ok(&s, "fn early(n: int) -> int { latest sx(if n > 0 { return 7 } else { LtS { x: 1 } }) }");
+    assert_eq!(echo(&s, "early(1) * 10 + early(0)").as_deref(), Ok("71"));
+}
