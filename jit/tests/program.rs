@@ -90,3 +90,44 @@ fn a_global_call_loads_its_callee_from_the_table() {
     assert!(clif.contains("call_indirect"), "{clif}");
     assert!(clif.contains("load.i64 notrap aligned readonly"), "{clif}");
 }
+
+/// A resolver that fails the way a compiler bug would: by panicking.
+struct Exploding;
+
+impl jit::codegen::TypeKeys for Exploding {
+    fn type_key(&self, _: &lang::types::NamedTy) -> u32 {
+        panic!("boom: no type keys here")
+    }
+}
+
+impl jit::codegen::Resolver for Exploding {
+    fn fn_slot(&self, _: &str) -> u32 {
+        panic!("boom: no slots here")
+    }
+    fn fn_sig(&self, _: &str) -> Option<lang::types::FnSig> {
+        panic!("boom: no signatures here")
+    }
+    fn global_id(&self, _: &str) -> u32 {
+        panic!("boom: no globals here")
+    }
+    fn type_info(&self, _: &lang::types::NamedTy) -> Option<Arc<lang::types::TypeInfo>> {
+        panic!("boom: no types here")
+    }
+    fn frame_id(&self, _: &str) -> u32 {
+        panic!("boom: no frames here")
+    }
+}
+
+#[test]
+fn a_panic_in_the_compiler_fails_that_unit_only() {
+    let src: Arc<str> = Arc::from("fn f() -> int { g() }\nfn g() -> int { 1 }");
+    let (prog, _) = lang::parser::parse(&src);
+    let checked = lang::check::check_transaction(&prog, &src, &lang::check::EmptyEnv).expect("checks");
+    let bodies: Vec<&lang::hir::Body> = checked.fns.iter().map(|f| &f.body).collect();
+    let err = jit::codegen::compile_unit(&Exploding, &bodies, &[]).err().expect("fails");
+    assert!(err.0.starts_with("the compiler failed: boom"), "{}", err.0);
+    // The engine still compiles and runs.
+    let mut p = Program::new();
+    let t = commit(&mut p, "1 + 1");
+    assert_eq!(run(&p, &t[0], None).expect("runs").display(false), "2");
+}

@@ -98,6 +98,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    report_panics_briefly();
     let cli = Cli::parse();
     // Evaluations need a deep stack; the whole command runs on one.
     match jit::eval::run_on_eval_stack(move || run_command(cli)) {
@@ -107,6 +108,25 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// A panic is a bug in strata, caught where it happens (the input fails,
+/// the session goes on): without `RUST_BACKTRACE` it is reported on one line
+/// rather than in Rust's several.
+fn report_panics_briefly() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("strata: internal error{at}: {message} (a bug in strata; please report it)");
+    }));
 }
 
 fn run_command(cli: Cli) -> ExitCode {

@@ -224,6 +224,14 @@ pub fn compile_unit(
     functions: &[&Body],
     thunks: &[&Body],
 ) -> Result<CompiledUnit, CodegenError> {
+    // A compiler bug fails the input being compiled, not the session (a
+    // half-built module is leaked, not freed: nothing points into it).
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build_unit(resolver, functions, thunks))).unwrap_or_else(
+        |e| Err(CodegenError(format!("the compiler failed: {}", crate::runtime::errors::panic_text(&*e)))),
+    )
+}
+
+fn build_unit(resolver: &dyn Resolver, functions: &[&Body], thunks: &[&Body]) -> Result<CompiledUnit, CodegenError> {
     let mut unit = new_unit(resolver)?;
     let call_conv = unit.call_conv;
 

@@ -24,7 +24,8 @@ zero! {
     *mut Header => std::ptr::null_mut(),
 }
 
-fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
+/// A caught panic's message.
+pub(crate) fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = e.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = e.downcast_ref::<String>() {
