@@ -3,7 +3,7 @@
 
 use super::Env;
 use crate::hir::Builtin;
-use crate::types::{FnSig, GlobalSig, NamedTy, Ty, TypeInfo};
+use crate::types::{FieldInfo, FnSig, GlobalSig, NamedTy, Ty, TypeInfo, TypeKind, VariantInfo};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -96,7 +96,33 @@ impl<'a> Namespace<'a> {
     }
 
     pub fn type_info(&self, name: &str) -> Option<Arc<TypeInfo>> {
-        if self.is_tx(name) { self.infos.get(name).cloned() } else { self.env.type_info(name) }
+        if self.is_tx(name) {
+            self.infos.get(name).cloned()
+        } else {
+            self.env.type_info(name).map(|i| self.info_at_tx_versions(i))
+        }
+    }
+
+    /// A world type as this transaction sees it: one the transaction does
+    /// not redefine keeps its version but holds the new versions of those it
+    /// does (SPEC 6.2: `type B { a: A }` stays v1 and holds the new `A`), so
+    /// code in the same transaction reads `b.a` with the new `A`'s shape.
+    fn info_at_tx_versions(&self, info: Arc<TypeInfo>) -> Arc<TypeInfo> {
+        let kind = match &info.kind {
+            TypeKind::Record { fields } => TypeKind::Record {
+                fields: fields.iter().map(|f| FieldInfo { ty: self.at_tx_versions(&f.ty), ..f.clone() }).collect(),
+            },
+            TypeKind::Enum { variants } => TypeKind::Enum {
+                variants: variants
+                    .iter()
+                    .map(|v| VariantInfo {
+                        payload: v.payload.iter().map(|t| self.at_tx_versions(t)).collect(),
+                        ..v.clone()
+                    })
+                    .collect(),
+            },
+        };
+        if kind == info.kind { info } else { Arc::new(TypeInfo { named: info.named.clone(), kind }) }
     }
 
     /// The shape of a named type at its version: the previous version of a

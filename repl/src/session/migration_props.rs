@@ -136,3 +136,19 @@ fn a_type_that_mentions_a_changed_type_keeps_its_version() {
         Some("true")
     );
 }
+
+#[test]
+fn code_in_the_same_input_as_a_type_change_reads_types_that_mention_it_at_the_new_version() {
+    let s = session();
+    ok(&s, "type Inner { x: int, s: str }\ntype Outer { a: Inner }\nenum Wrap { W(Inner), Nothing }");
+    ok(&s, "var g: Outer = Outer { a: Inner { x: 1, s: \"one\" } }");
+    // Fields reordered and one added, with code reading through `Outer` and
+    // `Wrap` in the same input: it must use the new `Inner`'s shape.
+    ok(
+        &s,
+        "type Inner { s: str, x: int, y: int = 7 }\nfn f(o: Outer) -> str { o.a.s + str(o.a.x + o.a.y) }\nfn w(v: Wrap) -> int { match v { Wrap::W(i) => i.x + i.y, Wrap::Nothing => 0 } }",
+    );
+    assert_eq!(ok(&s, "f(g)").echo.as_deref(), Some("\"one8\""));
+    assert_eq!(ok(&s, "f(Outer { a: Inner { x: 2, s: \"two\", y: 1 } })").echo.as_deref(), Some("\"two3\""));
+    assert_eq!(ok(&s, "w(Wrap::W(Inner { x: 5, s: \"\" }))").echo.as_deref(), Some("12"));
+}
