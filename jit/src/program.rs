@@ -218,6 +218,38 @@ impl Resolver for World {
     }
 }
 
+/// The world being committed as the compiler sees it, plus the shapes of
+/// the versions its types replace: a migration's `old` value is of the base
+/// world's version (matching an old enum's variants needs their payloads).
+struct WithPrevious<'a> {
+    world: &'a World,
+    base: &'a World,
+}
+
+impl TypeKeys for WithPrevious<'_> {
+    fn type_key(&self, named: &NamedTy) -> u32 {
+        self.world.type_key(named)
+    }
+}
+
+impl Resolver for WithPrevious<'_> {
+    fn fn_slot(&self, name: &str) -> u32 {
+        self.world.fn_slot(name)
+    }
+    fn fn_sig(&self, name: &str) -> Option<FnSig> {
+        self.world.fn_sig(name)
+    }
+    fn global_id(&self, name: &str) -> u32 {
+        self.world.global_id(name)
+    }
+    fn type_info(&self, named: &NamedTy) -> Option<Arc<TypeInfo>> {
+        Resolver::type_info(self.world, named).or_else(|| Resolver::type_info(self.base, named))
+    }
+    fn frame_id(&self, function: &str) -> u32 {
+        self.world.frame_id(function)
+    }
+}
+
 struct Cell {
     name: Arc<str>,
     heap: bool,
@@ -803,7 +835,8 @@ impl Program {
         fn_slots.extend(&migration_slots);
         let mut thunks: Vec<&Body> = checked.globals.iter().map(|g| &g.init).collect();
         thunks.extend(checked.exprs.iter().map(|e| &e.body));
-        let unit = codegen::compile_unit(&world, &fn_bodies, &thunks).map_err(|e| CommitError::Codegen(e.0))?;
+        let resolver = WithPrevious { world: &world, base: &base };
+        let unit = codegen::compile_unit(&resolver, &fn_bodies, &thunks).map_err(|e| CommitError::Codegen(e.0))?;
         let unit = Arc::new(unit);
         world.table.resize(self.slots.len(), 0);
         for (&slot, &addr) in fn_slots.iter().zip(&unit.functions) {

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 mod deps;
 #[cfg(test)]
+mod enum_tests;
+#[cfg(test)]
 mod experiment_tests;
 mod experiments;
 mod image;
