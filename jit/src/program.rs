@@ -139,6 +139,9 @@ pub struct World {
     pub view: Arc<View>,
     pub experiments: imbl::HashMap<Arc<str>, ExperimentEntry>,
     overlay_tables: overlay::OverlayTables,
+    /// The last schema version of each type `forget` removed (a new type of
+    /// the name takes later versions; see `Env::retired_version`).
+    retired_types: imbl::HashMap<Arc<str>, u32>,
 }
 
 impl World {
@@ -161,6 +164,7 @@ impl World {
             migration_units: self.migration_units.clone(),
             experiments: self.experiments.clone(),
             overlay_tables: Default::default(),
+            retired_types: self.retired_types.clone(),
         }
     }
 
@@ -185,6 +189,9 @@ impl Env for World {
     }
     fn experiment(&self, name: &str) -> Option<lang::check::ExperimentSig> {
         self.experiments.get(name).map(|e| e.sig.clone())
+    }
+    fn retired_version(&self, name: &str) -> Option<u32> {
+        self.retired_types.get(name).copied()
     }
 }
 
@@ -681,6 +688,7 @@ impl Program {
             migration_units: imbl::Vector::new(),
             experiments: imbl::HashMap::new(),
             overlay_tables: Default::default(),
+            retired_types: imbl::HashMap::new(),
         };
         let world = Arc::new(world);
         let shared = Arc::new(Shared {
@@ -761,7 +769,9 @@ impl Program {
         let mut world = base.successor(if defines { base.age + 1 } else { base.age });
         for name in forgets {
             world.fns.remove(name);
-            world.types.remove(name);
+            if let Some(t) = world.types.remove(name) {
+                world.retired_types.insert(name.clone(), t.info.named.version);
+            }
             world.globals.remove(name);
             world.experiments.remove(name);
         }

@@ -55,6 +55,7 @@ impl Program {
         if !checked.types.is_empty() {
             world.view = Arc::new(world.types.iter().map(|(n, e)| (n.clone(), e.info.named.version)).collect());
         }
+
         let mut slots = Vec::new();
         for f in &checked.fns {
             let next = self.slots.len() as u32;
@@ -82,6 +83,14 @@ impl Program {
         for e in &checked.experiments {
             let entry = self.compile_experiment(&world, e, meta(&e.name)?).map_err(|e| RestoreError(e.0))?;
             world.experiments.insert(e.name.clone(), entry);
+        }
+        // A name defined once and forgotten since: a new type of that name
+        // continues after its last version (a type's schema version counts
+        // with its definition's version, so this is never below it).
+        for (name, &v) in &self.versions {
+            if world.meta_of(name).is_none() {
+                world.retired_types.insert(name.clone(), v);
+            }
         }
         for (name, g) in world.globals.iter() {
             let Some(v) = values.get(&**name) else { continue };

@@ -187,7 +187,8 @@ fn collect_types(
             _ => continue,
         };
         let old = ns.env.type_info(&name.name);
-        let next = old.as_ref().map(|t| t.named.version + 1).unwrap_or(1);
+        let last = old.as_ref().map(|t| t.named.version).or_else(|| ns.env.retired_version(&name.name));
+        let next = last.map_or(1, |v| v + 1);
         let version = restoring.and_then(|r| r.schema.get(name.name.as_str()).copied()).unwrap_or(next);
         if let Some(old) = old {
             ns.add_old_info(old);

@@ -38,6 +38,12 @@ pub trait Env {
     fn experiment(&self, _name: &str) -> Option<ExperimentSig> {
         None
     }
+    /// The last schema version a forgotten type called `name` had: a new
+    /// type of that name continues after it, so that no value of the old
+    /// one (a running task may still hold some) is read with the new shape.
+    fn retired_version(&self, _name: &str) -> Option<u32> {
+        None
+    }
 }
 
 /// What checking against a world needs of one of its experiments.

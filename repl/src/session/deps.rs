@@ -35,6 +35,13 @@ impl lang::check::Env for Hiding<'_> {
     fn experiment(&self, name: &str) -> Option<lang::check::ExperimentSig> {
         if self.hidden.contains(name) { None } else { self.world.experiment(name) }
     }
+    fn retired_version(&self, name: &str) -> Option<u32> {
+        // A type this transaction forgets is retired by it.
+        match self.world.types.get(name) {
+            Some(t) if self.hidden.contains(name) => Some(t.info.named.version),
+            _ => self.world.retired_version(name),
+        }
+    }
 }
 
 /// The names the transaction's `forget` items remove; each must exist.

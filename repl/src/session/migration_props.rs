@@ -152,3 +152,31 @@ fn code_in_the_same_input_as_a_type_change_reads_types_that_mention_it_at_the_ne
     assert_eq!(ok(&s, "f(Outer { a: Inner { x: 2, s: \"two\", y: 1 } })").echo.as_deref(), Some("\"two3\""));
     assert_eq!(ok(&s, "w(Wrap::W(Inner { x: 5, s: \"\" }))").echo.as_deref(), Some("12"));
 }
+
+#[test]
+fn a_type_defined_after_its_name_was_forgotten_takes_new_versions() {
+    let s = session();
+    ok(&s, "type Fg { x: int }\nfn step(p: Fg) -> Fg { sleep(2); p }\nvar g: Fg = Fg { x: 1 }");
+    ok(&s, "let t = spawn loop step(Fg { x: 12345 })");
+    ok(&s, "sleep(10);");
+    ok(&s, "forget t;\nforget step;\nforget g;\nforget Fg;");
+    // A new type of the name: its values have another shape, under a new
+    // schema version, so nothing still holding an old `Fg` reads it as one.
+    let o = ok(&s, "type Fg { s: str }\nfn step(p: Fg) -> Fg { print(p.s); done(); p }");
+    assert_eq!(o.ack.as_deref(), Some("world 5: type Fg v2, step v2"));
+    // Paused when `step` was forgotten; resumed, it meets the new `Fg`.
+    let _ = s.input("resume(1);", "<test>");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let task = loop {
+        let t = s.tasks().into_iter().next().expect("the task");
+        let migrating = t.error.as_ref().is_some_and(|e| e.message.contains("migration"));
+        if (t.status == jit::tasks::Status::Paused && migrating) || std::time::Instant::now() > deadline {
+            break t;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert_eq!(task.status, jit::tasks::Status::Paused);
+    let err = task.error.map(|e| e.message).unwrap_or_default();
+    assert!(err.contains("no migration of `Fg` from v1"), "{err}");
+    assert_eq!(ok(&s, "Fg { s: \"new\" }.s").echo.as_deref(), Some("\"new\""));
+}
