@@ -187,3 +187,26 @@ fn an_override_text_cannot_close_its_overlay_or_hold_other_items() {
     assert_eq!(serve(&s, &request(&[], &[])).body, "ann");
     assert_eq!(ok(&s, "hits").echo.as_deref(), Some("1"), "no refused override ran `handle`");
 }
+
+#[test]
+fn a_request_naming_a_graduated_or_forgotten_experiment_runs_in_service_scope() {
+    let s = session();
+    ok(&s, "overridable fn greet(n: str) -> str { \"hi \" + n }");
+    ok(&s, "fn handle(req: Request) -> Response { Response { body: greet(\"ann\") } }");
+    ok(
+        &s,
+        "experiment gone { fn greet(n: str) -> str { \"bye \" + n } }\nexperiment shipped { fn greet(n: str) -> str { \"yo \" + n } }",
+    );
+    let named = |e: &str| serve(&s, &request(&[("x-strata-experiment", e)], &[]));
+    let r = named("gone");
+    assert_eq!((r.body.as_str(), header(&r, "x-strata-scope")), ("bye ann", Some("experiment gone")));
+    ok(&s, "forget gone;");
+    let r = named("gone");
+    assert_eq!((r.status, r.body.as_str(), header(&r, "x-strata-scope")), (200, "hi ann", Some("service")));
+    ok(&s, "graduate shipped;");
+    let r = named("shipped");
+    assert_eq!((r.status, r.body.as_str(), header(&r, "x-strata-scope")), (200, "yo ann", Some("service")));
+    let r = named("never");
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("unknown experiment never"), "{}", r.body);
+}

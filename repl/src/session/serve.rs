@@ -131,10 +131,13 @@ pub fn bucket(key: &str) -> u64 {
 /// The experiment a request runs in: named by `x-strata-experiment`, or
 /// the one whose share holds its `x-strata-key`'s bucket (shares are
 /// consecutive ranges from 0, in the order of the worlds that gave them).
-fn route(world: &World, req: &HttpRequest) -> Result<Scope, String> {
+/// `was_experiment` says whether a name the world does not have was ever an
+/// experiment (graduated or forgotten since: service scope, SPEC 14.3).
+fn route(world: &World, req: &HttpRequest, was_experiment: &dyn Fn(&str) -> bool) -> Result<Scope, String> {
     if let Some(name) = req.headers.get("x-strata-experiment") {
         return match world.experiments.get_key_value(name.as_str()) {
             Some((n, _)) => Ok(Scope::Experiment(n.clone())),
+            None if was_experiment(name) => Ok(Scope::Service),
             None => Err(format!("unknown experiment {name}")),
         };
     }
@@ -212,7 +215,9 @@ impl Session {
         };
         loop {
             let world = shared.newest();
-            let routed = match route(&world, req) {
+            let was_experiment =
+                |name: &str| self.history(name).iter().any(|h| h.meta.text.trim_start().starts_with("experiment"));
+            let routed = match route(&world, req, &was_experiment) {
                 Ok(s) => s,
                 Err(msg) => return error_reply(400, &msg, world.age, &Scope::Service),
             };
