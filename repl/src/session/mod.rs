@@ -34,6 +34,8 @@ mod override_tests;
 mod overrides;
 mod serve;
 #[cfg(test)]
+mod serve_tests;
+#[cfg(test)]
 mod task_tests;
 
 use deps::{Hiding, forgotten, render_breaks, settle_or_revert, still_used, texts_of};

@@ -8,7 +8,7 @@ use super::tests::{ok, session};
 use super::*;
 use std::time::Instant;
 
-fn request(headers: &[(&str, &str)], overrides: &[(&str, &str)]) -> HttpRequest {
+pub(super) fn request(headers: &[(&str, &str)], overrides: &[(&str, &str)]) -> HttpRequest {
     HttpRequest {
         method: "GET".into(),
         path: "/".into(),
@@ -20,11 +20,11 @@ fn request(headers: &[(&str, &str)], overrides: &[(&str, &str)]) -> HttpRequest 
     }
 }
 
-fn serve(s: &Session, req: &HttpRequest) -> HttpReply {
+pub(super) fn serve(s: &Session, req: &HttpRequest) -> HttpReply {
     s.serve_request(req, Instant::now() + Duration::from_secs(10))
 }
 
-fn header<'a>(r: &'a HttpReply, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(r: &'a HttpReply, name: &str) -> Option<&'a str> {
     r.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 

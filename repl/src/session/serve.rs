@@ -272,7 +272,12 @@ impl Session {
                 shared.count_experiment_request(n, result.is_err());
             }
             match result {
-                Ok(v) => return reply_from(&v, age, &scope),
+                Ok(v) => {
+                    return reply_from(&v, age, &scope).unwrap_or_else(|msg| {
+                        crate::say::err!("request {} {} failed in world {age}: {msg}", req.method, req.path);
+                        error_reply(500, &msg, age, &scope)
+                    });
+                }
                 Err(e) if e.message.starts_with("write conflict") && Instant::now() < deadline => continue,
                 Err(e) => {
                     let status = if e.message.starts_with("timeout") { 503 } else { 500 };
@@ -284,28 +289,35 @@ impl Session {
     }
 }
 
-/// The HTTP answer of a `Response` value; the Strata headers override the
-/// handler's own of the same name.
-fn reply_from(v: &Value, world: u64, scope: &Scope) -> HttpReply {
+/// The HTTP answer of a `Response` value, or why it cannot be one (the
+/// request then fails). The Strata headers override the handler's own of
+/// the same name, and the message framing is the server's: a handler's
+/// `content-length`, `transfer-encoding` or `connection` is dropped.
+fn reply_from(v: &Value, world: u64, scope: &Scope) -> Result<HttpReply, String> {
     let Value::Record { fields, .. } = v else {
-        return error_reply(500, "internal error: handle returned no Response", world, scope);
+        return Err("internal error: handle returned no Response".into());
     };
     let status = match fields.first() {
         Some(Value::Int(s)) if (100..=999).contains(s) => *s as u16,
-        Some(Value::Int(s)) => {
-            return error_reply(500, &format!("invalid argument: {s} is not an HTTP status"), world, scope);
-        }
+        Some(Value::Int(s)) => return Err(format!("invalid argument: {s} is not an HTTP status")),
         _ => 200,
     };
+    const SERVERS: [&str; 6] =
+        ["x-strata-world", "x-strata-scope", "x-strata-writes", "content-length", "transfer-encoding", "connection"];
     let mut headers = Vec::new();
     if let Some(Value::Map(m)) = fields.get(1) {
         for (k, v) in m {
-            if let (Value::Str(k), Value::Str(v)) = (k, v)
-                && !k.eq_ignore_ascii_case("x-strata-world")
-                && !k.eq_ignore_ascii_case("x-strata-scope")
-            {
-                headers.push((k.clone(), v.clone()));
+            let (Value::Str(k), Value::Str(v)) = (k, v) else { continue };
+            if SERVERS.iter().any(|s| k.eq_ignore_ascii_case(s)) {
+                continue;
             }
+            if !is_header_name(k) {
+                return Err(format!("invalid argument: {k:?} is not an HTTP header name"));
+            }
+            if !is_header_value(v) {
+                return Err(format!("invalid argument: the value of header {k:?} holds a control character"));
+            }
+            headers.push((k.clone(), v.clone()));
         }
     }
     headers.extend(strata_headers(world, scope, None));
@@ -313,12 +325,30 @@ fn reply_from(v: &Value, world: u64, scope: &Scope) -> HttpReply {
         Some(Value::Str(b)) => b.clone(),
         _ => String::new(),
     };
-    HttpReply { status, headers, body }
+    Ok(HttpReply { status, headers, body })
+}
+
+/// An HTTP header name: one or more token characters (RFC 9110 5.1).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// An HTTP header value: no control characters but tab (RFC 9110 5.5).
+fn is_header_value(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::bucket;
+    use super::{bucket, is_header_name, is_header_value};
+
+    #[test]
+    fn header_names_are_tokens_and_values_hold_no_control_characters() {
+        assert!(is_header_name("x-request-id") && is_header_name("Content-Type"));
+        assert!(!is_header_name("bad header") && !is_header_name("") && !is_header_name("a:b"));
+        assert!(is_header_value("text/plain; q=1\tx") && is_header_value("é"));
+        assert!(!is_header_value("a\nb") && !is_header_value("a\rb") && !is_header_value("\0"));
+    }
 
     #[test]
     fn buckets_are_fnv1a_mod_10000() {
