@@ -380,6 +380,10 @@ fn serving_under_load_with_live_redefinitions_and_dead_loop_overrides() {
     let (overrides, workers) = (of("strata-override"), of("strata-worker"));
     assert!(overrides.len() >= 2 && overrides.iter().all(|&p| p == SCHED_IDLE), "threads: {policies:?}");
     assert!(workers.len() >= 2 && workers.iter().all(|&p| p == SCHED_OTHER), "threads: {policies:?}");
+    // A repeated token header is compared as `handle` sees it, joined.
+    let twice = [("content-type", "application/json"), ("x-strata-token", TOKEN), ("x-strata-token", "zzz")];
+    let a = http(addr, "POST", "/", &twice, DEAD_LOOP).expect("an answer");
+    assert_eq!(a.status, 403, "{}", a.describe());
 
     // Warm-up: some plain requests from all clients and two dead loops, then an idle
     // pause, then the baseline memory.

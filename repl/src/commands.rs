@@ -50,7 +50,11 @@ pub fn run(session: &Session, input: &str) -> String {
     let rest = rest.trim();
     let mut words = rest.split_whitespace();
     let arg = words.next();
-    let version = words.next().and_then(|v| v.strip_prefix('v')).and_then(|v| v.parse::<u32>().ok());
+    let version_word = words.next();
+    let version = version_word.and_then(|v| v.strip_prefix('v')).and_then(|v| v.parse::<u32>().ok());
+    if let (":source" | ":revert", Some(w), None) = (name, version_word, version) {
+        return format!("error: invalid argument: `{w}` is not a version; write vN, e.g. v2");
+    }
     match (name, arg) {
         (":world", _) => format!("world {}", session.world_age()),
         (":worlds", _) => {
@@ -161,7 +165,7 @@ pub fn run(session: &Session, input: &str) -> String {
         },
         (
             ":revert" | ":forget" | ":history" | ":source" | ":load" | ":time" | ":timeout" | ":which" | ":clif"
-            | ":stop" | ":kill" | ":resume" | ":type" | ":migrate",
+            | ":stop" | ":kill" | ":resume" | ":type" | ":migrate" | ":try",
             None,
         ) => {
             format!("error: {name} needs an argument; see :help")
@@ -326,6 +330,8 @@ mod tests {
             "tag v1 (world 5)\n  task 1 (job): world 4 (experiment big v1), tag from experiment big v1\n  \
              closure in job (task 1): world 4 (experiment big v1), tag from experiment big v1\n  experiment big v1"
         );
+        assert!(run(&s, ":source tag vx").contains("`vx` is not a version"));
+        assert!(run(&s, ":try").contains(":try needs an argument"));
         let which = run(&s, ":which other");
         assert!(which.contains("task 1 (job): world 4 (experiment big v1), other v1"), "{which}");
         ok(&s, "fn release() -> int { 1 }");

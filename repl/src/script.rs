@@ -100,6 +100,13 @@ pub fn replay(path: &Path, record: bool, run_input: &mut dyn FnMut(&str) -> Vec<
         }
     };
     for entry in transcript::parse(&text) {
+        if matches!(entry.input.trim(), ":quit" | ":q") {
+            // Leaves the session as the end of the transcript does.
+            if record {
+                entry.raw.iter().for_each(|l| crate::say::out!("{l}"));
+            }
+            break;
+        }
         let actual: Vec<String> = run_input(&entry.input).iter().map(|l| transcript::escape(l)).collect();
         if record {
             for l in entry.raw.iter().chain(&actual) {
@@ -115,4 +122,23 @@ pub fn replay(path: &Path, record: bool, run_input: &mut dyn FnMut(&str) -> Vec<
         }
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replay;
+
+    #[test]
+    fn quit_ends_a_transcript_like_its_end() {
+        let path = std::env::temp_dir().join(format!("strata-quit-{}.repl", std::process::id()));
+        std::fs::write(&path, "> 1 + 1\n2\n> :quit\n> never run\nnot checked\n").expect("writes");
+        let mut ran = Vec::new();
+        let code = replay(&path, false, &mut |input| {
+            ran.push(input.to_string());
+            vec!["2".to_string()]
+        });
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        assert_eq!(ran, ["1 + 1"]);
+    }
 }

@@ -238,8 +238,15 @@ async fn answer(
     let overrides = match override_member(&body) {
         None => None,
         Some(member) => {
-            let allowed = match (token.as_ref(), parts.headers.get("x-strata-token")) {
-                (Some(ours), Some(given)) => same_token(&String::from_utf8_lossy(given.as_bytes()), ours),
+            // The header as `handle` sees it: repeated ones joined.
+            let given: Vec<String> = parts
+                .headers
+                .get_all("x-strata-token")
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).to_string())
+                .collect();
+            let allowed = match token.as_ref() {
+                Some(ours) if !given.is_empty() => same_token(&given.join(", "), ours),
                 _ => false,
             };
             if !allowed {

@@ -48,7 +48,9 @@ const REQUEST_OVERLAY: &str = "__request_override";
 /// Each text must parse on its own as `fn` items, so that none can close the
 /// experiment around them and put items of its own outside it.
 pub(super) fn override_source(texts: &[(String, String)]) -> Result<Arc<str>, String> {
-    let mut source = format!("experiment {REQUEST_OVERLAY} {{\n");
+    // The first text starts on the first line, so its diagnostics' line
+    // numbers are its own.
+    let mut source = format!("experiment {REQUEST_OVERLAY} {{ ");
     for (name, text) in texts {
         let (prog, diags) = lang::parser::parse(text);
         if !diags.is_empty() {
