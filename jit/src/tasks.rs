@@ -232,6 +232,9 @@ struct Task {
     home: Option<Arc<World>>,
     /// The experiment whose overlay a job runs under (its spawner's).
     overlay: Option<Arc<str>>,
+    /// That overlay as `:tasks` shows it, fixed when the job was spawned
+    /// (it outlives the job's world).
+    shown: Option<OverlayView>,
     signals: Arc<TaskSignals>,
     interrupt: Arc<Interrupt>,
     killed: bool,
@@ -253,6 +256,7 @@ impl Task {
             view: Arc::default(),
             home: None,
             overlay: None,
+            shown: None,
             signals: Arc::new(TaskSignals {
                 id,
                 is_loop: site.is_loop,
@@ -372,6 +376,7 @@ impl Tasks {
         let mut task = Task::new(id, site, Status::Running, None);
         task.values = values;
         task.view = home.view.clone();
+        task.shown = overlay.as_ref().and_then(|name| OverlayView::experiment(&home, name));
         task.home = (!is_loop).then_some(home);
         task.overlay = overlay;
         task.pending = pending;
@@ -582,10 +587,7 @@ impl Tasks {
                 world: t.world,
                 steps: t.steps,
                 error: t.error.clone(),
-                overlay: t
-                    .overlay
-                    .as_ref()
-                    .and_then(|name| t.home.as_ref().and_then(|w| OverlayView::experiment(w, name))),
+                overlay: t.shown.clone(),
             })
             .collect()
     }

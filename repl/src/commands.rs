@@ -336,6 +336,8 @@ mod tests {
         assert!(which.contains("task 1 (job): world 4 (experiment big v1), other v1"), "{which}");
         ok(&s, "fn release() -> int { 1 }");
         ok(&s, "wait(1);");
+        let tasks = run(&s, ":tasks");
+        assert!(tasks.contains("task 1  job  job  done  world 4 (experiment big v1)"), "{tasks}");
     }
 
     #[test]
