@@ -1012,7 +1012,10 @@ impl<'s> Parser<'s> {
         let start = self.span().start;
         let latest = self.bump_is(&TokenKind::Latest);
         let is_loop = !latest && self.eat(&TokenKind::Loop);
-        let call = Box::new(self.unary()?);
+        // The prefix takes the call only: `latest f(x).y` is
+        // `(latest f(x)).y`, the field read from what the call returns.
+        let callee = self.primary()?;
+        let call = Box::new(if self.at(&TokenKind::LParen) { self.call(callee)? } else { callee });
         if !matches!(call.kind, ExprKind::Call { .. }) {
             let keyword = if latest {
                 "latest"

@@ -165,6 +165,8 @@ fn precedence() {
         assert_eq!(show(&expr(src)), want, "{src}");
     }
     assert!(matches!(expr("latest f(1)").kind, ExprKind::Latest(_)));
+    // The prefix takes the call only; what follows reads its result.
+    assert!(matches!(expr("latest f(1).x").kind, ExprKind::Field(ref b, _) if matches!(b.kind, ExprKind::Latest(_))));
     assert!(matches!(expr("spawn loop f(1)").kind, ExprKind::Spawn { is_loop: true, .. }));
     assert!(matches!(expr("spawn f()").kind, ExprKind::Spawn { is_loop: false, .. }));
     assert!(matches!(expr("()").kind, ExprKind::Unit));
