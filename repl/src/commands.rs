@@ -55,6 +55,11 @@ pub fn run(session: &Session, input: &str) -> String {
     if let (":source" | ":revert", Some(w), None) = (name, version_word, version) {
         return format!("error: invalid argument: `{w}` is not a version; write vN, e.g. v2");
     }
+    if let (":type" | ":history" | ":source", Some(n)) = (name, arg)
+        && let Some(text) = standard_library(n)
+    {
+        return text;
+    }
     match (name, arg) {
         (":world", _) => format!("world {}", session.world_age()),
         (":worlds", _) => {
@@ -172,6 +177,22 @@ pub fn run(session: &Session, input: &str) -> String {
         }
         _ => format!("error: unknown command `{name}`; try :help"),
     }
+}
+
+/// What `:type`, `:history` and `:source` say of a name of the standard
+/// library (world 1), which has no versions of its own.
+fn standard_library(name: &str) -> Option<String> {
+    if !lang::prelude::RESERVED.contains(&name) {
+        return None;
+    }
+    let def = lang::prelude::SOURCE.lines().find(|l| {
+        let mut words = l.split_whitespace();
+        matches!(words.next(), Some("type" | "enum")) && words.next() == Some(name)
+    });
+    Some(match def {
+        Some(text) => format!("{name}: the standard library's (world 1), never redefined\n  {text}"),
+        None => format!("{name}: a builtin function of the standard library (world 1); see SPEC 14.1"),
+    })
 }
 
 /// `NAME vK (world N)`, then what each running task and each live closure
@@ -332,6 +353,8 @@ mod tests {
         );
         assert!(run(&s, ":source tag vx").contains("`vx` is not a version"));
         assert!(run(&s, ":try").contains(":try needs an argument"));
+        assert!(run(&s, ":type Json").contains("enum Json { Null,"), "{}", run(&s, ":type Json"));
+        assert!(run(&s, ":source json_parse").contains("builtin function of the standard library"));
         let which = run(&s, ":which other");
         assert!(which.contains("task 1 (job): world 4 (experiment big v1), other v1"), "{which}");
         ok(&s, "fn release() -> int { 1 }");
