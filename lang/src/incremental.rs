@@ -432,19 +432,30 @@ impl Incremental {
                 let result = match check_def(&self.db, def).clone() {
                     Ok(checked) => {
                         let committed = def.committed(&self.db).clone();
-                        if let (Sig::Fn(old), Some(f)) = (&committed, checked.fns.first())
-                            && *old != f.sig
-                        {
-                            p.undo.push((def, text.clone(), committed.clone()));
-                            def.set_committed(&mut self.db).to(Sig::Fn(f.sig.clone()));
-                            resigned.push(name.clone());
+                        match (&committed, checked.fns.first(), checked.globals.first()) {
+                            (Sig::Fn(old), Some(f), _) if *old != f.sig => {
+                                p.undo.push((def, text.clone(), committed.clone()));
+                                def.set_committed(&mut self.db).to(Sig::Fn(f.sig.clone()));
+                                resigned.push(name.clone());
+                                Ok(Rechecked { name: name.clone(), text, checked })
+                            }
+                            // A global's type is what its users and its stored
+                            // value rely on: only its own redefinition changes
+                            // it, never a change elsewhere (a `let x = f()`
+                            // whose `f` now returns another type).
+                            (Sig::Global { sig, .. }, _, Some(g)) if sig.ty != g.sig.ty => Err(Broken {
+                                name: name.clone(),
+                                diags: vec![changed_global_type(name, &sig.ty, &g.sig.ty)],
+                            }),
+                            _ => Ok(Rechecked { name: name.clone(), text, checked }),
                         }
-                        Ok(Rechecked { name: name.clone(), text, checked })
                     }
-                    Err(diags) => match self.kept_global(def) {
-                        Some(checked) => Ok(Rechecked { name: name.clone(), text, checked }),
-                        None => Err(Broken { name: name.clone(), diags }),
-                    },
+                    Err(diags) => {
+                        match self.kept_global(def).filter(|_| self.uses_a_changed_type(name, &all_changed)) {
+                            Some(checked) => Ok(Rechecked { name: name.clone(), text, checked }),
+                            None => Err(Broken { name: name.clone(), diags }),
+                        }
+                    }
                 };
                 results.insert(name.clone(), result);
             }
@@ -478,6 +489,16 @@ impl Incremental {
         let sig = GlobalSig { ty, ..sig.clone() };
         let global = crate::check::CheckedGlobal { name, sig, init, item: 0 };
         Some(Checked { globals: vec![global], ..Checked::default() })
+    }
+
+    /// Whether `name`'s code uses a type among `changed` (whose users a type
+    /// change re-checks; a global that no longer checks because of one keeps
+    /// its value).
+    fn uses_a_changed_type(&self, name: &Arc<str>, changed: &[Arc<str>]) -> bool {
+        let uses = self.uses.get(name).cloned().unwrap_or_else(|| Arc::from([]));
+        uses.iter()
+            .filter(|u| changed.contains(u))
+            .any(|u| self.handles.get(u).is_some_and(|d| matches!(d.committed(&self.db), Sig::Type(_))))
     }
 
     /// `ty` with each named type at its version in the newest world (if
@@ -578,6 +599,15 @@ impl Incremental {
 
 #[cfg(test)]
 mod tests;
+
+/// The error of a global whose inferred type a change elsewhere would alter.
+fn changed_global_type(name: &str, old: &Ty, new: &Ty) -> Diagnostic {
+    Diagnostic::new(
+        format!("type mismatch: `{name}` is `{old}`, and this change would make it `{new}`"),
+        crate::span::Span::default(),
+    )
+    .with_hint(format!("redefine `{name}` (with its type written) in the same input"))
+}
 
 /// Rounds of re-checking types that mention changed types, and callers of
 /// functions whose signatures took a changed type's new version (a chain of

@@ -125,6 +125,19 @@ fn callers_of_functions_taking_a_changed_type_are_checked_against_its_new_versio
 }
 
 #[test]
+fn a_change_elsewhere_never_changes_a_globals_type_or_keeps_one_that_no_longer_checks() {
+    let mut inc = Incremental::new();
+    commit(&mut inc, "fn f() -> int { 1 }\nfn k() -> int { 1 }").unwrap();
+    commit(&mut inc, "let x = f();\nvar y: int = k();\nfn h() -> int { x + y }").unwrap();
+    // `x` would become a `str`: rejected, whatever its users do with it.
+    assert_eq!(commit(&mut inc, "fn f() -> str { \"a\" }"), Err(vec![Arc::from("x")]));
+    // `y`'s initialiser no longer checks, and no type changed: rejected too.
+    assert_eq!(commit(&mut inc, "fn k(a: int) -> int { a }"), Err(vec![Arc::from("y")]));
+    // A change they follow is fine.
+    assert_eq!(commit(&mut inc, "fn f() -> int { 2 }").unwrap(), Vec::<Arc<str>>::new());
+}
+
+#[test]
 fn a_redefined_let_is_a_new_cell_for_its_users() {
     let mut inc = Incremental::new();
     inc.keep_log();
