@@ -723,6 +723,11 @@ fn explicit_damage_cases() {
         ("short.simg", &intact[..HEADER - 1]),
         ("zeros.simg", &[0u8; 64]),
     ];
+    // A missing image is a typo for `run`, not a new image.
+    let missing = dir.join("missing.simg");
+    let out = strata(dir, &["run", missing.to_str().unwrap()]);
+    assert_eq!(out.code(), Some(1), "strata run on a missing image: {}", out.describe());
+    assert!(!missing.exists(), "strata run created {}", missing.display());
     for (name, bytes) in foreign {
         let p = dir.join(name);
         fs::write(&p, bytes).expect("write");

@@ -265,6 +265,16 @@ fn eval_in_image(image: &Path, expr: &str) -> ExitCode {
 /// tasks) and runs until every task has ended or SIGINT/SIGTERM arrives
 /// (or, with `--repl`, until the REPL quits), then shuts down gracefully.
 fn run_image(image: &Path, config: SessionConfig, repl: bool) -> ExitCode {
+    // Running services of an image that is not there is a typo, not a
+    // request for a new image (`strata repl IMAGE` makes one).
+    if !image.exists() {
+        crate::say::err!(
+            "error: there is no image at {}: `strata repl {}` creates one",
+            image.display(),
+            image.display()
+        );
+        return ExitCode::from(1);
+    }
     let session = match Session::open(config, image, session::Access::Bound) {
         Ok(s) => Arc::new(s),
         Err(e) => {
