@@ -475,7 +475,17 @@ impl Session {
         Ok(match action {
             TaskAction::Stop => format!("task {id}: stop requested ({})", tasks.stop(id)?),
             TaskAction::Kill => match tasks.kill(id)? {
-                Status::Running => format!("task {id}: interrupted; it ends as stopped"),
+                Status::Running => {
+                    // Let the interrupted evaluation unwind (it stops at its
+                    // next poll), so that a `:tasks` right after shows it.
+                    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+                    while std::time::Instant::now() < deadline
+                        && self.tasks().iter().any(|t| t.id == id as u64 && t.status == Status::Running)
+                    {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    format!("task {id}: interrupted; it ends as stopped")
+                }
                 Status::Paused => format!("task {id}: stopped"),
                 other => format!("task {id}: already {other}"),
             },

@@ -44,6 +44,8 @@ fn kill_interrupts_a_dead_job_and_stop_ends_a_loop_at_a_step_boundary() {
     ok(&s, "fn tick(n: int) -> int { sleep(1); n + 1 }");
     ok(&s, "spawn spin(); spawn loop tick(0);");
     assert_eq!(s.control_task(TaskAction::Kill, 1).as_deref(), Ok("task 1: interrupted; it ends as stopped"));
+    // Already ended when `:kill` answers.
+    assert_eq!(s.tasks()[0].status, Status::Stopped);
     let t = settled(&s, 1);
     assert_eq!(t.status, Status::Stopped);
     assert_eq!(t.error.expect("an error").message, "interrupted");
