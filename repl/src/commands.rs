@@ -140,7 +140,14 @@ pub fn run(session: &Session, input: &str) -> String {
             }
         }
         (":save", None) => session.save(None).unwrap_or_else(|e| format!("error: {e}")),
-        (":save", Some(_)) => session.save(Some(std::path::Path::new(rest))).unwrap_or_else(|e| format!("error: {e}")),
+        (":save", Some(_)) => {
+            // A path may be quoted, as in a shell; an empty one is no path.
+            let path = rest.strip_prefix('"').and_then(|p| p.strip_suffix('"')).unwrap_or(rest);
+            if path.is_empty() {
+                return "error: :save needs a path, or nothing to save over the bound image".into();
+            }
+            session.save(Some(std::path::Path::new(path))).unwrap_or_else(|e| format!("error: {e}"))
+        }
         (":load", Some(_)) => match std::fs::read_to_string(rest) {
             Ok(src) => show(session.input(&src, rest)),
             Err(e) => format!("error: cannot read {rest}: {e}"),
