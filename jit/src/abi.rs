@@ -78,8 +78,11 @@ pub struct Frame {
     /// The world the activation ran in.
     pub world: u64,
     pub line: u32,
-    /// How many more identical frames directly follow (deep recursion).
+    /// How many more times the last `period` frames (this one and the
+    /// `period - 1` before it) directly follow: deep recursion, direct
+    /// (`period` 1) or through a cycle of functions.
     pub repeats: u32,
+    pub period: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -532,9 +532,34 @@ unsafe fn host<'a>(ctx: *mut Ctx) -> Option<&'a EvalHost> {
 
 /// Backtraces keep at most this many distinct frames (recursion is folded).
 const MAX_FRAMES: usize = 100;
+/// The longest cycle of calls folded into one (`f` calls `g` calls `f`: 2).
+const MAX_PERIOD: usize = 4;
 
-/// Adds a Strata frame to the error being propagated; identical consecutive
-/// frames (recursion) are counted instead of repeated.
+/// Folds a cycle that has just repeated at the end of `frames`: if the last
+/// `p` frames are the `p` before them again, they are dropped and counted
+/// on the window they repeat. Answers whether it folded.
+fn fold_cycle(frames: &mut Vec<Frame>) -> bool {
+    let same = |a: &Frame, b: &Frame| a.function == b.function && a.line == b.line && a.world == b.world;
+    let n = frames.len();
+    for p in 2..=MAX_PERIOD.min(n / 2) {
+        let (earlier, last) = (&frames[n - 2 * p..n - p], &frames[n - p..]);
+        let plain = |w: &[Frame]| w.iter().all(|f| f.repeats == 0);
+        let folded_before = earlier[p - 1].period == p as u32 || earlier[p - 1].repeats == 0;
+        if earlier.iter().zip(last).all(|(a, b)| same(a, b)) && plain(last) && plain(&earlier[..p - 1]) && folded_before
+        {
+            frames.truncate(n - p);
+            let end = &mut frames[n - p - 1];
+            end.period = p as u32;
+            end.repeats += 1;
+            return true;
+        }
+    }
+    false
+}
+
+/// Adds a Strata frame to the error being propagated; recursion is counted
+/// instead of repeated (identical consecutive frames, and cycles of up to
+/// [`MAX_PERIOD`] frames).
 unsafe extern "C" fn rt_push_frame(ctx: *mut Ctx, frame: u32, line: u32) {
     // SAFETY: called by compiled code with its live context.
     let eval = unsafe { &*(*ctx).eval };
@@ -544,11 +569,18 @@ unsafe extern "C" fn rt_push_frame(ctx: *mut Ctx, frame: u32, line: u32) {
     let name = frames.as_ref().and_then(|f| f.names.get(frame as usize)).map(String::as_str).unwrap_or("?");
     // SAFETY: as above.
     let world = unsafe { (*ctx).world_age };
-    let count = err.frames.len();
     match err.frames.last_mut() {
-        Some(last) if last.function == name && last.line == line && last.world == world => last.repeats += 1,
-        _ if count < MAX_FRAMES => err.frames.push(Frame { function: name.to_string(), world, line, repeats: 0 }),
-        _ => {}
+        Some(last) if last.period <= 1 && last.function == name && last.line == line && last.world == world => {
+            last.repeats += 1;
+        }
+        _ => {
+            err.frames.push(Frame { function: name.to_string(), world, line, repeats: 0, period: 1 });
+            // A cycle is only seen once two rounds of it are in: keep up to
+            // MAX_PERIOD frames past the limit.
+            if !fold_cycle(&mut err.frames) && err.frames.len() > MAX_FRAMES + MAX_PERIOD {
+                err.frames.pop();
+            }
+        }
     }
 }
 

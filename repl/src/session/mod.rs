@@ -68,8 +68,10 @@ pub fn render_runtime_error(e: &RuntimeError) -> String {
     let mut s = format!("error: {}", e.message);
     for fr in &e.frames {
         s.push_str(&format!("\n  at {} (world {}, line {})", fr.function, fr.world, fr.line));
-        if fr.repeats > 0 {
-            s.push_str(&format!("\n  ... the frame above repeated {} more times", fr.repeats));
+        match (fr.repeats, fr.period) {
+            (0, _) => {}
+            (n, 0 | 1) => s.push_str(&format!("\n  ... the frame above repeated {n} more times")),
+            (n, p) => s.push_str(&format!("\n  ... the {p} frames above repeated {n} more times")),
         }
     }
     s
@@ -779,6 +781,26 @@ mod tests {
         ok(&s, "fn g() -> int { define(\"fn f() -> int { 2 }\"); f() * 10 + latest f() }");
         assert_eq!(ok(&s, "g()").echo.as_deref(), Some("12"));
         assert_eq!(ok(&s, "f()").echo.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn backtraces_fold_direct_recursion_and_cycles_of_calls() {
+        let s = session();
+        ok(
+            &s,
+            "fn r(n: int) -> int { if n == 0 { 1 / n } else { r(n - 1) } }\nfn c1(n: int) -> int { c2(n) }\nfn c2(n: int) -> int { if n == 0 { 1 / n } else { c1(n - 1) } }",
+        );
+        let err = |src: &str| s.input(src, "<test>").err().map(|(_, f)| f.to_string()).unwrap_or_default();
+        let direct = err("r(30)");
+        assert!(direct.contains("at r v1 (world 2, line 1)\n  ... the frame above repeated 30 more times"), "{direct}");
+        let cycle = err("c1(20)");
+        assert!(
+            cycle.contains(
+                "at c2 v1 (world 2, line 3)\n  at c1 v1 (world 2, line 2)\n  ... the 2 frames above repeated 20 more times"
+            ),
+            "{cycle}"
+        );
+        assert!(cycle.lines().count() < 8, "{cycle}");
     }
 
     #[test]
