@@ -44,11 +44,21 @@ impl Drop for Server {
 /// there was left by a process that died: it is replaced.
 pub fn serve(session: &Arc<Session>, image: &Path) -> Result<Server, String> {
     let path = socket_path(image);
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    // Bound under a temporary name and made owner-only before it takes its
+    // real one, so that no one else can connect in between.
+    let mut temp = path.clone().into_os_string();
+    temp.push(format!(".{}.tmp", std::process::id()));
+    let temp = PathBuf::from(temp);
+    let _ = std::fs::remove_file(&temp);
+    let listener = UnixListener::bind(&temp).map_err(|e| format!("cannot listen on {}: {e}", temp.display()))?;
+    let placed = std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot make {} owner-only: {e}", temp.display()))
+        .and_then(|()| std::fs::rename(&temp, &path).map_err(|e| format!("cannot place {}: {e}", path.display())));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
     let server = Server { path: path.clone() };
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("cannot make {} owner-only: {e}", path.display()))?;
     let session = Arc::downgrade(session);
     std::thread::Builder::new()
         .name("strata-attach".into())
