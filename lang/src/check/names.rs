@@ -108,6 +108,10 @@ impl<'a> Namespace<'a> {
     /// does (SPEC 6.2: `type B { a: A }` stays v1 and holds the new `A`), so
     /// code in the same transaction reads `b.a` with the new `A`'s shape.
     fn info_at_tx_versions(&self, info: Arc<TypeInfo>) -> Arc<TypeInfo> {
+        if self.named.is_empty() {
+            // Most transactions define no type: nothing to see anew.
+            return info;
+        }
         let kind = match &info.kind {
             TypeKind::Record { fields } => TypeKind::Record {
                 fields: fields.iter().map(|f| FieldInfo { ty: self.at_tx_versions(&f.ty), ..f.clone() }).collect(),
