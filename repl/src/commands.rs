@@ -276,7 +276,13 @@ fn tasks(session: &Session) -> String {
         .iter()
         .map(|t| {
             let kind = if t.is_loop { "loop" } else { "job" };
-            let world = if t.world > 0 { bound(t.world, &t.overlay) } else { "not started".into() };
+            // A task restored from an image has not run in this process;
+            // the image does not record the world it last ran in.
+            let world = match (t.world, t.steps) {
+                (0, 0) => "not started".into(),
+                (0, _) => "not run since the image was opened".into(),
+                (w, _) => bound(w, &t.overlay),
+            };
             let mut line = format!("task {}  {}  {kind}  {}  {world}  steps {}", t.id, t.function, t.status, t.steps);
             if let Some(e) = &t.error {
                 line.push_str(&format!("\n  last {}", render_runtime_error(e).replace('\n', "\n  ")));
